@@ -1,0 +1,80 @@
+#pragma once
+// Model: a loaded sentence-transformers / transformers directory. Immutable after load and shared by
+// every thread; each encode call keeps its scratch buffers to itself.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "embed/tokenizer.hpp"
+
+namespace embed {
+
+enum class Precision { FP32, BF16, INT8 };
+
+// Pooling modes, named as in 1_Pooling/config.json (pooling_mode_<name>).
+enum class PoolingMode { Cls, Mean, Max, MeanSqrtLen, WeightedMean, LastToken };
+
+struct LoadOptions {
+  Precision precision = Precision::FP32;
+  int threads = 0;  // 0: the machine's cores
+};
+
+struct EncodeOptions {
+  std::size_t batch_size = 32;
+  std::optional<std::size_t> max_seq_length;   // default: the model's (sentence_bert_config.json)
+  std::optional<std::vector<PoolingMode>> pooling;  // default: the model's 1_Pooling/config.json
+  std::optional<bool> normalize;               // default: whether modules.json has Normalize
+};
+
+// Row-major dense matrix of floats.
+struct Matrix {
+  std::size_t rows = 0, cols = 0;
+  std::vector<float> data;
+  const float* row(std::size_t r) const { return data.data() + r * cols; }
+  float* row(std::size_t r) { return data.data() + r * cols; }
+};
+
+// Token embeddings of one text: the encoding (tokens, ids, offsets) and the vectors [tokens, hidden].
+struct TokenEmbeddings {
+  Encoding encoding;
+  Matrix embeddings;
+};
+
+class Model {
+ public:
+  // `path_or_id`: a local model directory (or, later, a Hub id resolved through the HF cache).
+  static std::shared_ptr<const Model> load(const std::string& path_or_id, const LoadOptions& options = {});
+  virtual ~Model();
+
+  const Tokenizer& tokenizer() const;
+  std::size_t hidden_size() const;      // transformer output width
+  std::size_t dimension() const;        // sentence embedding width (after Dense modules)
+  std::size_t max_seq_length() const;
+  std::string model_type() const;       // config.json model_type
+  const std::vector<PoolingMode>& default_pooling() const;
+  bool normalizes() const;
+
+  // Sentence embeddings [texts.size(), dimension()], in input order.
+  Matrix encode(std::span<const std::string> texts, const EncodeOptions& options = {}) const;
+  // Token embeddings (transformer output) per text, in input order.
+  std::vector<TokenEmbeddings> encode_tokens(std::span<const std::string> texts,
+                                             const EncodeOptions& options = {}) const;
+  // Tokenizes as encode does (strip, truncation to max_seq_length).
+  Encoding tokenize(const std::string& text, const EncodeOptions& options = {}) const;
+
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+std::string to_string(PoolingMode mode);
+std::optional<PoolingMode> pooling_mode_from_string(const std::string& name);
+
+}  // namespace embed
