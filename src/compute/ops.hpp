@@ -1,0 +1,34 @@
+#pragma once
+// Row-wise kernels on packed [rows, dim] float32 matrices.
+#include <cstddef>
+#include <vector>
+
+namespace embed::compute {
+
+// x[r] = LayerNorm(x[r] + residual[r]) * gamma + beta (residual may be null), as torch.nn.LayerNorm.
+void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size_t dim, const float* gamma,
+                    const float* beta, float eps);
+
+// In-place numerically stable softmax of one row.
+void softmax(float* row, std::size_t n);
+
+// Scaled dot-product attention of one sequence of `len` tokens, all heads.
+// q, k, v: rows of the sequence, `ld` floats apart, head h at columns [h*head_dim, (h+1)*head_dim).
+// bias: null, or [heads, len, len] added to the scaled scores before softmax.
+// out: [len, heads*head_dim] rows `ld_out` floats apart.
+struct AttentionArgs {
+  const float* q;
+  const float* k;
+  const float* v;
+  std::size_t ld;
+  std::size_t len;
+  std::size_t heads;
+  std::size_t head_dim;
+  float scale;
+  const float* bias = nullptr;
+  float* out;
+  std::size_t ld_out;
+};
+void attention(const AttentionArgs& a, std::vector<float>& scratch);
+
+}  // namespace embed::compute

@@ -1,0 +1,153 @@
+// BERT (BertModel) and RoBERTa / XLM-RoBERTa (the same layers, positions counted from padding_idx + 1).
+#include <cmath>
+
+#include "compute/activation.hpp"
+#include "compute/linear.hpp"
+#include "compute/ops.hpp"
+#include "embed/error.hpp"
+#include "models/encoder.hpp"
+
+namespace embed::models {
+
+namespace {
+
+struct LayerNormWeights {
+  io::FloatTensor gamma, beta;
+};
+
+LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& name, int64_t dim) {
+  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim})};
+}
+
+struct BertLayer {
+  compute::Linear query, key, value, attention_output, intermediate, output;
+  LayerNormWeights attention_norm, output_norm;
+};
+
+class BertEncoder : public Encoder {
+ public:
+  BertEncoder(EncoderContext& ctx, io::WeightStore& w, std::size_t position_offset)
+      : position_offset_(position_offset) {
+    const auto& c = ctx.config;
+    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
+    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
+    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
+    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
+    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings"));
+    type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 2));
+    eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
+    act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
+    const std::string pos_type = c.get_string("position_embedding_type", "absolute");
+    if (pos_type != "absolute")
+      c.fail("position_embedding_type", "unsupported value \"" + pos_type + "\" (supported: absolute)");
+    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
+      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
+                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    if (positions_ <= position_offset_)
+      c.fail("max_position_embeddings", "too small for the position offset " + std::to_string(position_offset_));
+
+    const auto H = static_cast<int64_t>(hidden_);
+    word_ = w.get("embeddings.word_embeddings.weight", {static_cast<int64_t>(vocab_), H});
+    position_ = w.get("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), H});
+    if (type_vocab_ > 0) token_type_ = w.get("embeddings.token_type_embeddings.weight", {static_cast<int64_t>(type_vocab_), H});
+    embedding_norm_ = load_layer_norm(w, "embeddings.LayerNorm", H);
+    for (std::size_t i = 0; i < layers_n_; ++i) {
+      const std::string p = "encoder.layer." + std::to_string(i) + ".";
+      BertLayer L;
+      L.query = compute::load_linear(w, p + "attention.self.query", hidden_, hidden_);
+      L.key = compute::load_linear(w, p + "attention.self.key", hidden_, hidden_);
+      L.value = compute::load_linear(w, p + "attention.self.value", hidden_, hidden_);
+      L.attention_output = compute::load_linear(w, p + "attention.output.dense", hidden_, hidden_);
+      L.attention_norm = load_layer_norm(w, p + "attention.output.LayerNorm", H);
+      L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
+      L.output = compute::load_linear(w, p + "output.dense", intermediate_, hidden_);
+      L.output_norm = load_layer_norm(w, p + "output.LayerNorm", H);
+      layers_.push_back(std::move(L));
+    }
+  }
+
+  std::size_t hidden_size() const override { return hidden_; }
+  std::size_t max_positions() const override { return positions_ - position_offset_; }
+
+  void forward(const PackedBatch& batch, float* out) const override {
+    const std::size_t T = batch.tokens(), H = hidden_;
+    embed_tokens(batch, out);
+    std::vector<float> q(T * H), k(T * H), v(T * H), context(T * H), attn(T * H), inter(T * intermediate_);
+    std::vector<float> scratch;
+    const std::size_t head_dim = H / heads_;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    for (const auto& L : layers_) {
+      L.query.forward(out, T, q.data());
+      L.key.forward(out, T, k.data());
+      L.value.forward(out, T, v.data());
+      for (std::size_t s = 0; s < batch.sequences(); ++s) {
+        const std::size_t off = batch.offsets[s] * H;
+        compute::attention({q.data() + off, k.data() + off, v.data() + off, H, batch.length(s), heads_, head_dim,
+                            scale, nullptr, context.data() + off, H},
+                           scratch);
+      }
+      L.attention_output.forward(context.data(), T, attn.data());
+      compute::add_layer_norm(attn.data(), out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
+      L.intermediate.forward(attn.data(), T, inter.data());
+      compute::apply_activation(act_, inter.data(), inter.size());
+      L.output.forward(inter.data(), T, out);
+      compute::add_layer_norm(out, attn.data(), T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+    }
+  }
+
+ private:
+  void embed_tokens(const PackedBatch& batch, float* out) const {
+    const std::size_t H = hidden_;
+    for (std::size_t s = 0; s < batch.sequences(); ++s) {
+      if (batch.length(s) > max_positions())
+        throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
+                    std::to_string(max_positions()) + " positions (max_position_embeddings)");
+      for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
+        const auto id = static_cast<std::size_t>(batch.ids[t]);
+        if (batch.ids[t] < 0 || id >= vocab_)
+          throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
+                      std::to_string(vocab_) + ")");
+        const std::size_t pos = t - batch.offsets[s] + position_offset_;
+        const float* we = word_.data + id * H;
+        const float* pe = position_.data + pos * H;
+        float* o = out + t * H;
+        for (std::size_t j = 0; j < H; ++j) o[j] = we[j] + pe[j];
+        if (type_vocab_ > 0) {
+          const auto type = static_cast<std::size_t>(batch.type_ids[t]);
+          if (type >= type_vocab_)
+            throw Error("token type id " + std::to_string(type) + " is outside type_vocab_size " +
+                        std::to_string(type_vocab_));
+          const float* te = token_type_.data + type * H;
+          for (std::size_t j = 0; j < H; ++j) o[j] += te[j];
+        }
+      }
+    }
+    compute::add_layer_norm(out, nullptr, batch.tokens(), H, embedding_norm_.gamma.data, embedding_norm_.beta.data,
+                            eps_);
+  }
+
+  std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0, type_vocab_ = 0;
+  std::size_t position_offset_ = 0;
+  float eps_ = 1e-12f;
+  compute::Activation act_ = compute::Activation::Gelu;
+  io::FloatTensor word_, position_, token_type_;
+  LayerNormWeights embedding_norm_;
+  std::vector<BertLayer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> create_bert(EncoderContext& ctx, io::WeightStore& weights) {
+  if (weights.has("bert.embeddings.word_embeddings.weight")) weights.set_prefix("bert.");
+  return std::make_unique<BertEncoder>(ctx, weights, 0);
+}
+
+// RoBERTa counts positions from padding_idx + 1 (its position ids skip the padding slot).
+std::unique_ptr<Encoder> create_roberta(EncoderContext& ctx, io::WeightStore& weights) {
+  if (weights.has("roberta.embeddings.word_embeddings.weight")) weights.set_prefix("roberta.");
+  const auto pad = ctx.config.get_int("pad_token_id", 1);
+  return std::make_unique<BertEncoder>(ctx, weights, static_cast<std::size_t>(pad + 1));
+}
+
+}  // namespace embed::models

@@ -1,0 +1,22 @@
+// Loading a transformer directory: config.json + weights -> Encoder.
+#include "embed/error.hpp"
+#include "models/encoder.hpp"
+
+namespace embed::models {
+
+LoadedEncoder load_encoder(const std::filesystem::path& dir, const LoadOptions& options) {
+  const auto config_file = dir / "config.json";
+  if (!std::filesystem::exists(config_file))
+    throw Error(dir.string() + ": missing config.json (expected a Hugging Face model directory)");
+  LoadedEncoder loaded;
+  loaded.config = io::read_json(config_file);
+  io::JsonObject config(loaded.config, config_file.string());
+  loaded.model_type = config.get_string("model_type");
+  loaded.weight_sources = io::open_model_weights(dir);
+  io::WeightStore weights(loaded.weight_sources);
+  EncoderContext ctx{config, weights, options};
+  loaded.encoder = create_encoder(loaded.model_type, ctx, weights);
+  return loaded;
+}
+
+}  // namespace embed::models

@@ -1,0 +1,245 @@
+// embed::Model: a sentence-transformers pipeline read from modules.json
+//   Transformer -> Pooling -> Dense* -> Normalize?
+// or, for a plain transformers directory, Transformer -> mean pooling (as sentence-transformers does).
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "embed/error.hpp"
+#include "embed/model.hpp"
+#include "io/json.hpp"
+#include "io/tensor_data.hpp"
+#include "models/encoder.hpp"
+#include "pipeline/dense.hpp"
+#include "pipeline/pooling.hpp"
+#include "pipeline/text_prep.hpp"
+
+namespace embed {
+
+namespace fs = std::filesystem;
+
+struct Model::Impl {
+  fs::path dir;
+  models::LoadedEncoder transformer;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::size_t max_seq_length = 0;
+  bool do_lower_case = false;
+  pipeline::PoolingConfig pooling{{PoolingMode::Mean}, true};
+  std::vector<pipeline::DenseModule> dense;
+  bool normalize = false;
+  std::string similarity_fn_name = "cosine";
+
+  // Tokenizes one text as sentence-transformers does: strip, optional lower-casing, truncation.
+  Encoding tokenize(const std::string& text, std::size_t max_len) const {
+    std::string input = pipeline::python_strip(text);
+    if (do_lower_case) input = pipeline::python_lower(input);
+    TokenizeOptions opts;
+    opts.truncation = TruncationOptions{max_len, TruncationStrategy::LongestFirst, TruncationDirection::Right, 0};
+    return tokenizer->encode(input, opts);
+  }
+
+  std::size_t effective_max_len(const EncodeOptions& o) const {
+    std::size_t len = o.max_seq_length.value_or(max_seq_length);
+    if (len == 0) throw Error("max_seq_length must be at least 1");
+    if (transformer.encoder->max_positions() > 0 && len > transformer.encoder->max_positions())
+      throw Error("max_seq_length " + std::to_string(len) + " exceeds the model's " +
+                  std::to_string(transformer.encoder->max_positions()) + " positions");
+    return len;
+  }
+
+  // Runs the encoder over texts in batches (longest first, as sentence-transformers orders them) and
+  // hands each text's token embeddings to `sink(index, encoding, tokens[len, hidden])`.
+  template <typename Sink>
+  void run(std::span<const std::string> texts, const EncodeOptions& o, Sink&& sink) const {
+    const std::size_t max_len = effective_max_len(o);
+    const std::size_t batch_size = std::max<std::size_t>(1, o.batch_size);
+    std::vector<Encoding> encodings(texts.size());
+    for (std::size_t i = 0; i < texts.size(); ++i) encodings[i] = tokenize(texts[i], max_len);
+    std::vector<std::size_t> order(texts.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return encodings[a].length() > encodings[b].length(); });
+    const std::size_t H = transformer.encoder->hidden_size();
+    std::vector<float> hidden;
+    for (std::size_t start = 0; start < order.size(); start += batch_size) {
+      const std::size_t end = std::min(order.size(), start + batch_size);
+      models::PackedBatch batch;
+      for (std::size_t i = start; i < end; ++i) batch.add(encodings[order[i]].ids, encodings[order[i]].type_ids);
+      hidden.resize(batch.tokens() * H);
+      transformer.encoder->forward(batch, hidden.data());
+      for (std::size_t i = start; i < end; ++i) {
+        const std::size_t s = i - start;
+        sink(order[i], encodings[order[i]], hidden.data() + batch.offsets[s] * H, batch.length(s));
+      }
+    }
+  }
+};
+
+namespace {
+
+std::string module_kind(const std::string& type) {
+  // "sentence_transformers.models.Pooling" -> "Pooling"
+  auto p = type.rfind('.');
+  return p == std::string::npos ? type : type.substr(p + 1);
+}
+
+void read_sentence_bert_config(Model::Impl& m, const fs::path& transformer_dir) {
+  const fs::path file = transformer_dir / "sentence_bert_config.json";
+  if (!fs::exists(file)) return;
+  nlohmann::json j = io::read_json(file);
+  io::JsonObject o(j, file.string());
+  if (o.has("max_seq_length")) {
+    auto v = o.get_int("max_seq_length");
+    if (v <= 0) o.fail("max_seq_length", "expected a positive integer, found " + std::to_string(v));
+    m.max_seq_length = static_cast<std::size_t>(v);
+  }
+  m.do_lower_case = o.get_bool("do_lower_case", false);
+}
+
+// Without sentence_bert_config.json: min(max positions, tokenizer_config model_max_length).
+std::size_t default_max_seq_length(const fs::path& transformer_dir, std::size_t positions) {
+  std::size_t len = positions;
+  const fs::path file = transformer_dir / "tokenizer_config.json";
+  if (fs::exists(file)) {
+    nlohmann::json j = io::read_json(file);
+    auto it = j.find("model_max_length");
+    if (it != j.end() && it->is_number() && it->get<double>() > 0 && it->get<double>() < 1e9)
+      len = len == 0 ? static_cast<std::size_t>(it->get<double>())
+                     : std::min(len, static_cast<std::size_t>(it->get<double>()));
+  }
+  return len == 0 ? 512 : len;
+}
+
+void load_transformer(Model::Impl& m, const fs::path& dir, const LoadOptions& options) {
+  m.transformer = models::load_encoder(dir, options);
+  m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_directory(dir));
+  read_sentence_bert_config(m, dir);
+  if (m.max_seq_length == 0) m.max_seq_length = default_max_seq_length(dir, m.transformer.encoder->max_positions());
+}
+
+void read_similarity_config(Model::Impl& m) {
+  const fs::path file = m.dir / "config_sentence_transformers.json";
+  if (!fs::exists(file)) return;
+  nlohmann::json j = io::read_json(file);
+  io::JsonObject o(j, file.string());
+  m.similarity_fn_name = o.get_string("similarity_fn_name", "cosine");
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const LoadOptions& options) {
+  auto m = std::make_unique<Impl>();
+  m->dir = fs::path(path_or_id);
+  if (!fs::is_directory(m->dir))
+    throw Error(path_or_id + ": not a model directory (no such directory; Hub ids need `embed download` first)");
+  const fs::path modules_file = m->dir / "modules.json";
+  if (!fs::exists(modules_file)) {
+    load_transformer(*m, m->dir, options);  // plain transformers directory: mean pooling, no normalize
+  } else {
+    nlohmann::json modules = io::read_json(modules_file);
+    if (!modules.is_array()) throw Error(modules_file.string() + ": expected a JSON array of modules");
+    bool have_transformer = false, have_pooling = false;
+    for (std::size_t i = 0; i < modules.size(); ++i) {
+      io::JsonObject mod(modules[i], modules_file.string(), "[" + std::to_string(i) + "]");
+      const std::string kind = module_kind(mod.get_string("type"));
+      const fs::path path = m->dir / mod.get_string("path", "");
+      if (kind == "Transformer") {
+        load_transformer(*m, path, options);
+        have_transformer = true;
+      } else if (kind == "Pooling") {
+        m->pooling = pipeline::read_pooling_config((path / "config.json").string());
+        have_pooling = true;
+      } else if (kind == "Dense") {
+        m->dense.emplace_back(path);
+      } else if (kind == "Normalize") {
+        m->normalize = true;
+      } else {
+        mod.fail("type", "unsupported sentence-transformers module \"" + mod.get_string("type") +
+                             "\" (supported: Transformer, Pooling, Dense, Normalize)");
+      }
+    }
+    if (!have_transformer) throw Error(modules_file.string() + ": no sentence_transformers.models.Transformer module");
+    (void)have_pooling;
+  }
+  read_similarity_config(*m);
+  // Check that the Dense chain fits the pooled width.
+  std::size_t width = m->pooling.modes.size() * m->transformer.encoder->hidden_size();
+  for (const auto& d : m->dense) {
+    if (d.in_features() != width)
+      throw Error(m->dir.string() + ": Dense module expects " + std::to_string(d.in_features()) +
+                  " inputs but the pooled embedding has " + std::to_string(width));
+    width = d.out_features();
+  }
+  return std::make_shared<Model>(std::move(m));
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
+std::size_t Model::hidden_size() const { return impl_->transformer.encoder->hidden_size(); }
+std::size_t Model::dimension() const {
+  return impl_->dense.empty() ? impl_->pooling.modes.size() * hidden_size() : impl_->dense.back().out_features();
+}
+std::size_t Model::max_seq_length() const { return impl_->max_seq_length; }
+std::string Model::model_type() const { return impl_->transformer.model_type; }
+const std::vector<PoolingMode>& Model::default_pooling() const { return impl_->pooling.modes; }
+bool Model::normalizes() const { return impl_->normalize; }
+
+Encoding Model::tokenize(const std::string& text, const EncodeOptions& options) const {
+  return impl_->tokenize(text, impl_->effective_max_len(options));
+}
+
+Matrix Model::encode(std::span<const std::string> texts, const EncodeOptions& options) const {
+  const auto modes = pipeline::canonical_order(options.pooling.value_or(impl_->pooling.modes));
+  if (modes.empty()) throw Error("no pooling mode given");
+  const bool normalize = options.normalize.value_or(impl_->normalize);
+  const std::size_t H = hidden_size(), pooled_width = modes.size() * H;
+  // Custom pooling changes the width; the Dense chain only applies to the width it was trained on.
+  const bool apply_dense = pooled_width == impl_->pooling.modes.size() * H;
+  if (!impl_->dense.empty() && !apply_dense)
+    throw Error("this model has a Dense module after pooling; --pooling must give " +
+                std::to_string(impl_->pooling.modes.size()) + " mode(s) so its input width matches");
+  Matrix pooled;
+  pooled.rows = texts.size();
+  pooled.cols = pooled_width;
+  pooled.data.assign(pooled.rows * pooled.cols, 0.0f);
+  impl_->run(texts, options, [&](std::size_t index, const Encoding&, const float* tokens, std::size_t len) {
+    pipeline::pool(tokens, len, H, modes, pooled.row(index));
+  });
+  Matrix result = std::move(pooled);
+  for (const auto& d : impl_->dense) {
+    Matrix next;
+    next.rows = result.rows;
+    next.cols = d.out_features();
+    next.data.resize(next.rows * next.cols);
+    d.forward(result.data.data(), result.rows, next.data.data());
+    result = std::move(next);
+  }
+  if (normalize) {
+    for (std::size_t r = 0; r < result.rows; ++r) {
+      float* row = result.row(r);
+      double norm = 0.0;
+      for (std::size_t j = 0; j < result.cols; ++j) norm += static_cast<double>(row[j]) * row[j];
+      const double inv = 1.0 / std::max(std::sqrt(norm), 1e-12);
+      for (std::size_t j = 0; j < result.cols; ++j) row[j] = static_cast<float>(row[j] * inv);
+    }
+  }
+  return result;
+}
+
+std::vector<TokenEmbeddings> Model::encode_tokens(std::span<const std::string> texts,
+                                                  const EncodeOptions& options) const {
+  std::vector<TokenEmbeddings> out(texts.size());
+  const std::size_t H = hidden_size();
+  impl_->run(texts, options, [&](std::size_t index, const Encoding& enc, const float* tokens, std::size_t len) {
+    out[index].encoding = enc;
+    out[index].embeddings.rows = len;
+    out[index].embeddings.cols = H;
+    out[index].embeddings.data.assign(tokens, tokens + len * H);
+  });
+  return out;
+}
+
+}  // namespace embed
