@@ -24,11 +24,19 @@ struct LoadOptions {
   int threads = 0;  // 0: the machine's cores
 };
 
+// Filled by encode calls when EncodeOptions::report is set: what happened to the inputs.
+struct EncodeReport {
+  std::size_t truncated_texts = 0;             // texts cut to max_seq_length
+  std::optional<std::size_t> first_truncated;  // index of the first one
+  std::size_t tokens = 0;                      // tokens run through the model
+};
+
 struct EncodeOptions {
   std::size_t batch_size = 32;
   std::optional<std::size_t> max_seq_length;   // default: the model's (sentence_bert_config.json)
   std::optional<std::vector<PoolingMode>> pooling;  // default: the model's 1_Pooling/config.json
   std::optional<bool> normalize;               // default: whether modules.json has Normalize
+  EncodeReport* report = nullptr;              // optional: truncation and token counts
 };
 
 // Row-major dense matrix of floats.
@@ -73,6 +81,12 @@ class Model {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// The max length encode uses for a model directory without loading it: sentence_bert_config.json's
+// max_seq_length, else tokenizer_config.json's model_max_length; none when neither gives one.
+std::optional<std::size_t> configured_max_length(const std::filesystem::path& dir);
+// The directory of the Transformer module (the modules.json entry's path; the directory itself otherwise).
+std::filesystem::path transformer_directory(const std::filesystem::path& dir);
 
 std::string to_string(PoolingMode mode);
 std::optional<PoolingMode> pooling_mode_from_string(const std::string& name);

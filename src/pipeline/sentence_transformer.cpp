@@ -55,7 +55,13 @@ struct Model::Impl {
     const std::size_t max_len = effective_max_len(o);
     const std::size_t batch_size = std::max<std::size_t>(1, o.batch_size);
     std::vector<Encoding> encodings(texts.size());
-    for (std::size_t i = 0; i < texts.size(); ++i) encodings[i] = tokenize(texts[i], max_len);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      encodings[i] = tokenize(texts[i], max_len);
+      if (o.report) {
+        o.report->tokens += encodings[i].length();
+        if (encodings[i].truncated && o.report->truncated_texts++ == 0) o.report->first_truncated = i;
+      }
+    }
     std::vector<std::size_t> order(texts.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
@@ -84,38 +90,41 @@ std::string module_kind(const std::string& type) {
   return p == std::string::npos ? type : type.substr(p + 1);
 }
 
-void read_sentence_bert_config(Model::Impl& m, const fs::path& transformer_dir) {
+// sentence_bert_config.json: max_seq_length (when present) and do_lower_case.
+std::optional<std::size_t> read_sentence_bert_config(const fs::path& transformer_dir, bool* do_lower_case) {
   const fs::path file = transformer_dir / "sentence_bert_config.json";
-  if (!fs::exists(file)) return;
+  if (!fs::exists(file)) return std::nullopt;
   nlohmann::json j = io::read_json(file);
   io::JsonObject o(j, file.string());
-  if (o.has("max_seq_length")) {
-    auto v = o.get_int("max_seq_length");
-    if (v <= 0) o.fail("max_seq_length", "expected a positive integer, found " + std::to_string(v));
-    m.max_seq_length = static_cast<std::size_t>(v);
-  }
-  m.do_lower_case = o.get_bool("do_lower_case", false);
+  if (do_lower_case) *do_lower_case = o.get_bool("do_lower_case", false);
+  if (!o.has("max_seq_length")) return std::nullopt;
+  auto v = o.get_int("max_seq_length");
+  if (v <= 0) o.fail("max_seq_length", "expected a positive integer, found " + std::to_string(v));
+  return static_cast<std::size_t>(v);
 }
 
-// Without sentence_bert_config.json: min(max positions, tokenizer_config model_max_length).
-std::size_t default_max_seq_length(const fs::path& transformer_dir, std::size_t positions) {
-  std::size_t len = positions;
+// tokenizer_config.json's model_max_length, ignoring transformers' "no limit" sentinel (~1e30).
+std::optional<std::size_t> tokenizer_model_max_length(const fs::path& transformer_dir) {
   const fs::path file = transformer_dir / "tokenizer_config.json";
-  if (fs::exists(file)) {
-    nlohmann::json j = io::read_json(file);
-    auto it = j.find("model_max_length");
-    if (it != j.end() && it->is_number() && it->get<double>() > 0 && it->get<double>() < 1e9)
-      len = len == 0 ? static_cast<std::size_t>(it->get<double>())
-                     : std::min(len, static_cast<std::size_t>(it->get<double>()));
-  }
-  return len == 0 ? 512 : len;
+  if (!fs::exists(file)) return std::nullopt;
+  nlohmann::json j = io::read_json(file);
+  auto it = j.find("model_max_length");
+  if (it == j.end() || !it->is_number() || it->get<double>() < 1 || it->get<double>() > 1e9) return std::nullopt;
+  return static_cast<std::size_t>(it->get<double>());
 }
 
 void load_transformer(Model::Impl& m, const fs::path& dir, const LoadOptions& options) {
   m.transformer = models::load_encoder(dir, options);
   m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_directory(dir));
-  read_sentence_bert_config(m, dir);
-  if (m.max_seq_length == 0) m.max_seq_length = default_max_seq_length(dir, m.transformer.encoder->max_positions());
+  // As sentence-transformers: max_seq_length from sentence_bert_config.json, else the smaller of the
+  // model's positions and the tokenizer's model_max_length.
+  const std::size_t positions = m.transformer.encoder->max_positions();
+  if (auto configured = read_sentence_bert_config(dir, &m.do_lower_case)) {
+    m.max_seq_length = *configured;
+  } else {
+    m.max_seq_length = tokenizer_model_max_length(dir).value_or(positions == 0 ? 512 : positions);
+    if (positions > 0) m.max_seq_length = std::min(m.max_seq_length, positions);
+  }
 }
 
 void read_similarity_config(Model::Impl& m) {
@@ -127,6 +136,24 @@ void read_similarity_config(Model::Impl& m) {
 }
 
 }  // namespace
+
+fs::path transformer_directory(const fs::path& dir) {
+  const fs::path modules_file = dir / "modules.json";
+  if (!fs::exists(modules_file)) return dir;
+  nlohmann::json modules = io::read_json(modules_file);
+  if (!modules.is_array()) throw Error(modules_file.string() + ": expected a JSON array of modules");
+  for (std::size_t i = 0; i < modules.size(); ++i) {
+    io::JsonObject mod(modules[i], modules_file.string(), "[" + std::to_string(i) + "]");
+    if (module_kind(mod.get_string("type")) == "Transformer") return dir / mod.get_string("path", "");
+  }
+  return dir;
+}
+
+std::optional<std::size_t> configured_max_length(const fs::path& dir) {
+  const fs::path t = transformer_directory(dir);
+  if (auto configured = read_sentence_bert_config(t, nullptr)) return configured;
+  return tokenizer_model_max_length(t);
+}
 
 std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const LoadOptions& options) {
   auto m = std::make_unique<Impl>();

@@ -1,3 +1,99 @@
-// embed CLI (placeholder until the commands land).
-#include <cstdio>
-int main() { std::puts("embed"); return 0; }
+// embed: text embeddings from Hugging Face / sentence-transformers model directories.
+// Exit codes: 0 ok, 1 runtime error, 2 usage error. Results on stdout, errors on stderr.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "embed/error.hpp"
+
+using namespace embed::cli;
+
+namespace {
+
+void add_common(CLI::App* cmd, CommonArgs& c, bool model_compute) {
+  cmd->add_option("-m,--model", c.model, "Model directory (Hugging Face / sentence-transformers layout)")->required();
+  cmd->add_option("texts", c.texts, "Texts; none: read standard input, one text per line");
+  cmd->add_flag("--jsonl", c.jsonl, "Standard input lines are JSON strings (so texts may contain newlines)");
+  cmd->add_flag("--lossy", c.lossy, "Replace invalid UTF-8 with U+FFFD instead of failing");
+  cmd->add_option("-o,--output", c.output, "Write results to this file instead of standard output");
+  if (model_compute) {
+    cmd->add_option("--threads", c.threads, "Threads (default: the machine's cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--precision", c.precision, "Compute precision: fp32 (exact, default), bf16 or int8")
+        ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"embed: exact, fast text embeddings from Hugging Face / sentence-transformers models.\n"
+               "MODEL is a local model directory as published on the Hub (config.json, model.safetensors or\n"
+               "pytorch_model.bin, tokenizer files, modules.json, 1_Pooling, 2_Dense, 2_Normalize).",
+               "embed"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "embed 0.1.0");
+
+  EncodeArgs encode;
+  auto* enc = app.add_subcommand("encode", "Sentence embeddings [n, dim] or token embeddings per text");
+  add_common(enc, encode.common, true);
+  enc->add_option("--output-value", encode.output_value, "sentence_embedding (default) or token_embeddings")
+      ->check(CLI::IsMember({"sentence_embedding", "token_embeddings"}));
+  enc->add_option("--pooling", encode.pooling,
+                  "Pooling mode(s), overriding 1_Pooling/config.json: cls, mean, max, mean_sqrt_len_tokens, "
+                  "weightedmean, lasttoken (several: concatenated)")
+      ->delimiter(',');
+  enc->add_flag_callback("--normalize", [&] { encode.normalize = true; }, "L2-normalize sentence embeddings");
+  enc->add_flag_callback("--no-normalize", [&] { encode.normalize = false; }, "Do not L2-normalize");
+  enc->add_option("--batch-size", encode.batch_size, "Texts per forward pass (default 32)")->check(CLI::PositiveNumber);
+  enc->add_option("--max-seq-length", encode.max_seq_length,
+                  "Truncate texts to this many tokens (default: the model's max_seq_length)")
+      ->check(CLI::PositiveNumber);
+  enc->add_option("--format", encode.format, "Output format: text (readable, default), jsonl or npy")
+      ->check(CLI::IsMember({"text", "jsonl", "npy"}));
+
+  TokenizeArgs tokenize;
+  auto* tok = app.add_subcommand("tokenize", "Token ids, tokens and offsets, one JSON line per input");
+  add_common(tok, tokenize.common, false);
+  tok->add_option("--max-length", tokenize.max_length,
+                  "Truncate to N tokens, special tokens included (longest_first)")
+      ->check(CLI::PositiveNumber);
+  tok->add_flag("--no-truncation", tokenize.no_truncation, "Never truncate");
+  tok->footer("With --jsonl, a line may also be a 2-element array [text, text_pair] to tokenize a pair.\n"
+              "Offsets are [start, end) in Unicode code points of the input; [0,0] for added special tokens.");
+
+  SimilarityArgs similarity;
+  auto* sim = app.add_subcommand("similarity", "Cosine similarity matrix of the texts' sentence embeddings");
+  add_common(sim, similarity.common, true);
+  sim->add_option("--format", similarity.format, "Output format: text (default) or jsonl")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  if (tokenize.max_length && tokenize.no_truncation) {
+    std::cerr << "embed tokenize: --max-length and --no-truncation exclude each other\n";
+    return 2;
+  }
+  try {
+    if (enc->parsed()) return run_encode(encode);
+    if (tok->parsed()) return run_tokenize(tokenize);
+    if (sim->parsed()) return run_similarity(similarity);
+  } catch (const embed::Error& e) {
+    std::cerr << "embed: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "embed: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}
