@@ -42,6 +42,9 @@ struct TruncationOptions {
 struct TokenizeOptions {
   bool add_special_tokens = true;
   std::optional<TruncationOptions> truncation;  // none: never truncate
+  // Invalid UTF-8 input: false (default) throws embed::Error naming the byte position; true replaces
+  // each invalid sequence with U+FFFD (as String::from_utf8_lossy) and offsets refer to that text.
+  bool lossy_utf8 = false;
 };
 
 namespace text {
@@ -70,6 +73,8 @@ class Tokenizer {
 
   explicit Tokenizer(std::shared_ptr<const text::TokenizerPipeline> pipeline);
   const text::TokenizerPipeline& pipeline() const { return *pipeline_; }
+  // Truncation configured in tokenizer.json ("truncation"), if any.
+  std::optional<TruncationOptions> default_truncation() const;
 
  private:
   std::shared_ptr<const text::TokenizerPipeline> pipeline_;

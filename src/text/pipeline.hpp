@@ -42,6 +42,27 @@ class NormalizedString {
     int change;
   };
   void transform(const std::vector<CharChange>& changes, std::size_t initial_removed_chars);
+  // The same with one code point per change (faster; no per-char strings).
+  struct Change {
+    char32_t c;
+    int change;
+  };
+  void transform(const std::vector<Change>& changes, std::size_t initial_removed_chars);
+  // transform() restricted to normalized bytes [start, end) (tokenizers' transform_range).
+  void transform_range(std::size_t start, std::size_t end, const std::vector<Change>& changes,
+                       std::size_t initial_removed_chars);
+
+  // Span of this string's original() for normalized bytes [start, end), as tokenizers'
+  // convert_offsets(Range::Normalized): an empty range is returned as is.
+  std::optional<ByteSpan> convert_normalized_offsets(std::size_t start, std::size_t end) const;
+
+  // Common edits (as in tokenizers' NormalizedString).
+  void prepend(std::string_view s);
+  void append(std::string_view s);
+  void lowercase();
+  void strip(bool left, bool right);
+  template <class Keep>
+  void filter(Keep keep);  // keep(char32_t) -> bool
 
   // Cut out normalized bytes [start, end) as a new NormalizedString (keeping alignment to the input).
   NormalizedString slice(std::size_t start, std::size_t end) const;
@@ -74,11 +95,43 @@ struct Split {
   std::optional<std::vector<Token>> tokens;  // set for added tokens (matched before the model)
 };
 
+// One piece of a pattern search over a normalized string: a match or the text between matches.
+struct PatternMatch {
+  ByteSpan span;
+  bool is_match;
+};
+enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
+// Splits `s` at the pieces of `matches` (which cover all of s.normalized() in order).
+std::vector<NormalizedString> split_normalized(const NormalizedString& s, const std::vector<PatternMatch>& matches,
+                                               SplitBehavior behavior);
+
 class PreTokenizedString {
  public:
   explicit PreTokenizedString(std::vector<Split> splits) : splits_(std::move(splits)) {}
   std::vector<Split>& splits() { return splits_; }
   const std::vector<Split>& splits() const { return splits_; }
+  // tokenizers' PreTokenizedString::split: `fn(NormalizedString&&) -> vector<NormalizedString>` is
+  // applied to every split without tokens; empty results are dropped.
+  template <class Fn>
+  void split(Fn fn) {
+    std::vector<Split> out;
+    out.reserve(splits_.size());
+    for (auto& sp : splits_) {
+      if (sp.tokens) {
+        out.push_back(std::move(sp));
+        continue;
+      }
+      for (auto& n : fn(std::move(sp.normalized)))
+        if (!n.empty()) out.push_back(Split{std::move(n), std::nullopt});
+    }
+    splits_ = std::move(out);
+  }
+  // Applies fn(NormalizedString&) to every split without tokens.
+  template <class Fn>
+  void normalize(Fn fn) {
+    for (auto& sp : splits_)
+      if (!sp.tokens) fn(sp.normalized);
+  }
 
  private:
   std::vector<Split> splits_;
@@ -137,9 +190,64 @@ class TokenizerPipeline {
   std::unique_ptr<TokenModel> model;             // never null
   std::unique_ptr<PostProcessor> post_processor; // may be null
   std::unique_ptr<Decoder> decoder;              // may be null
+  // Truncation from tokenizer.json (informational; TokenizeOptions decides what is applied).
+  std::optional<TruncationOptions> default_truncation;
 
   Encoding encode(std::string_view text, const TokenizeOptions& options) const;
   Encoding encode_pair(std::string_view a, std::string_view b, const TokenizeOptions& options) const;
+
+  // Call once after filling the members: builds the added-token matchers (needs the normalizer).
+  void finalize();
+  std::optional<int32_t> token_to_id(std::string_view token) const;  // added tokens first, then model
+  std::optional<std::string> id_to_token(int32_t id) const;
+  bool is_special_id(int32_t id) const;
+
+  // The ids/tokens/offsets of one input before post-processing (type_id on every token).
+  Encoding encode_one(std::string_view text, int32_t type_id, bool lossy_utf8) const;
+
+ private:
+  struct AddedMatcher;
+  std::shared_ptr<const AddedMatcher> matcher_;  // set by finalize()
 };
+
+// Truncates as tokenizers' truncate_encodings (max_length already net of special tokens).
+void truncate_encodings(Encoding& first, Encoding* pair, const TruncationOptions& options);
+// Converts the byte_offsets of `e` to code point offsets of `text` for tokens whose sequence id is `seq`.
+void fill_char_offsets(Encoding& e, std::string_view text, int32_t seq);
+
+template <class Keep>
+void NormalizedString::filter(Keep keep) {
+  // Decode, walk backwards, mark removed counts on the kept char before them (tokenizers' filter).
+  std::vector<char32_t> chars;
+  chars.reserve(normalized_.size());
+  for (std::size_t i = 0; i < normalized_.size();) {
+    unsigned char b = static_cast<unsigned char>(normalized_[i]);
+    char32_t c;
+    std::size_t n;
+    if (b < 0x80) { c = b; n = 1; }
+    else if (b < 0xE0) { c = b & 0x1F; n = 2; }
+    else if (b < 0xF0) { c = b & 0x0F; n = 3; }
+    else { c = b & 0x07; n = 4; }
+    for (std::size_t k = 1; k < n; ++k) c = (c << 6) | (static_cast<unsigned char>(normalized_[i + k]) & 0x3F);
+    chars.push_back(c);
+    i += n;
+  }
+  bool any_removed = false;
+  std::vector<Change> rev;
+  rev.reserve(chars.size());
+  int removed = 0;
+  for (std::size_t k = chars.size(); k-- > 0;) {
+    if (keep(chars[k])) {
+      rev.push_back(Change{chars[k], -removed});
+      removed = 0;
+    } else {
+      ++removed;
+      any_removed = true;
+    }
+  }
+  if (!any_removed) return;
+  std::vector<Change> fwd(rev.rbegin(), rev.rend());
+  transform(fwd, static_cast<std::size_t>(removed));
+}
 
 }  // namespace embed::text

@@ -1,0 +1,325 @@
+#pragma once
+// The tokenizer.json components implemented here (sentencepiece ones live in their own files).
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "text/pipeline.hpp"
+#include "text/regex.hpp"
+
+namespace embed::text {
+
+// ---------- normalizers ----------
+class BertNormalizer : public Normalizer {
+ public:
+  BertNormalizer(bool clean_text, bool handle_chinese_chars, std::optional<bool> strip_accents, bool lowercase)
+      : clean_text_(clean_text), chinese_(handle_chinese_chars), strip_accents_(strip_accents), lowercase_(lowercase) {}
+  void normalize(NormalizedString& s) const override;
+
+ private:
+  bool clean_text_, chinese_;
+  std::optional<bool> strip_accents_;
+  bool lowercase_;
+};
+
+enum class UnicodeForm { NFC, NFD, NFKC, NFKD };
+void unicode_normalize(NormalizedString& s, UnicodeForm form);
+void strip_nonspacing_marks(NormalizedString& s);
+
+class UnicodeNormalizer : public Normalizer {
+ public:
+  explicit UnicodeNormalizer(UnicodeForm f) : form_(f) {}
+  void normalize(NormalizedString& s) const override { unicode_normalize(s, form_); }
+
+ private:
+  UnicodeForm form_;
+};
+class LowercaseNormalizer : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override { s.lowercase(); }
+};
+class StripAccentsNormalizer : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override { strip_nonspacing_marks(s); }
+};
+class StripNormalizer : public Normalizer {
+ public:
+  StripNormalizer(bool left, bool right) : left_(left), right_(right) {}
+  void normalize(NormalizedString& s) const override { s.strip(left_, right_); }
+
+ private:
+  bool left_, right_;
+};
+class PrependNormalizer : public Normalizer {
+ public:
+  explicit PrependNormalizer(std::string p) : prepend_(std::move(p)) {}
+  void normalize(NormalizedString& s) const override { s.prepend(prepend_); }
+
+ private:
+  std::string prepend_;
+};
+// A string-or-regex pattern as in tokenizer.json {"String": ...} / {"Regex": ...}.
+struct TextPattern {
+  std::string literal;
+  std::shared_ptr<Regex> regex;  // null: literal
+  std::vector<PatternMatch> find_matches(std::string_view text) const {
+    return regex ? regex->find_matches(text) : find_literal_matches(text, literal);
+  }
+};
+// tokenizers' NormalizedString::replace.
+void replace_pattern(NormalizedString& s, const TextPattern& pattern, const std::string& content);
+class ReplaceNormalizer : public Normalizer {
+ public:
+  ReplaceNormalizer(TextPattern p, std::string content) : pattern_(std::move(p)), content_(std::move(content)) {}
+  void normalize(NormalizedString& s) const override { replace_pattern(s, pattern_, content_); }
+
+ private:
+  TextPattern pattern_;
+  std::string content_;
+};
+class SequenceNormalizer : public Normalizer {
+ public:
+  explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> n) : items_(std::move(n)) {}
+  void normalize(NormalizedString& s) const override {
+    for (const auto& n : items_) n->normalize(s);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Normalizer>> items_;
+};
+
+// ---------- pre-tokenizers ----------
+class BertPreTokenizer : public PreTokenizer {
+ public:
+  void pre_tokenize(PreTokenizedString& s) const override;
+};
+class WhitespacePreTokenizer : public PreTokenizer {
+ public:
+  WhitespacePreTokenizer();
+  void pre_tokenize(PreTokenizedString& s) const override;
+
+ private:
+  std::shared_ptr<Regex> re_;
+};
+class WhitespaceSplitPreTokenizer : public PreTokenizer {
+ public:
+  void pre_tokenize(PreTokenizedString& s) const override;
+};
+class ByteLevelPreTokenizer : public PreTokenizer {
+ public:
+  ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex);
+  void pre_tokenize(PreTokenizedString& s) const override;
+
+ private:
+  bool add_prefix_space_, use_regex_;
+  std::shared_ptr<Regex> re_;
+};
+class PunctuationPreTokenizer : public PreTokenizer {
+ public:
+  explicit PunctuationPreTokenizer(SplitBehavior b) : behavior_(b) {}
+  void pre_tokenize(PreTokenizedString& s) const override;
+
+ private:
+  SplitBehavior behavior_;
+};
+class DigitsPreTokenizer : public PreTokenizer {
+ public:
+  explicit DigitsPreTokenizer(bool individual) : individual_(individual) {}
+  void pre_tokenize(PreTokenizedString& s) const override;
+
+ private:
+  bool individual_;
+};
+class SplitPreTokenizer : public PreTokenizer {
+ public:
+  SplitPreTokenizer(TextPattern p, SplitBehavior b, bool invert) : pattern_(std::move(p)), behavior_(b), invert_(invert) {}
+  void pre_tokenize(PreTokenizedString& s) const override;
+
+ private:
+  TextPattern pattern_;
+  SplitBehavior behavior_;
+  bool invert_;
+};
+class SequencePreTokenizer : public PreTokenizer {
+ public:
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> p) : items_(std::move(p)) {}
+  void pre_tokenize(PreTokenizedString& s) const override {
+    for (const auto& p : items_) p->pre_tokenize(s);
+  }
+
+ private:
+  std::vector<std::unique_ptr<PreTokenizer>> items_;
+};
+
+// GPT-2 byte <-> unicode char map.
+const char32_t* bytes_to_unicode();         // 256 entries
+int unicode_to_byte(char32_t c);            // -1 if not in the map
+
+// ---------- models ----------
+using Vocab = std::unordered_map<std::string, int32_t>;
+
+class WordPieceModel : public TokenModel {
+ public:
+  WordPieceModel(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars);
+  std::vector<Token> tokenize(std::string_view sequence) const override;
+  std::optional<int32_t> token_to_id(std::string_view token) const override;
+  std::optional<std::string> id_to_token(int32_t id) const override;
+  std::size_t vocab_size() const override { return vocab_.size(); }
+
+ private:
+  Vocab vocab_;
+  std::vector<std::string> vocab_r_;
+  std::string unk_, prefix_;
+  std::size_t max_chars_;
+  std::optional<int32_t> unk_id_;
+};
+
+class BpeModel : public TokenModel {
+ public:
+  struct Options {
+    std::optional<std::string> unk_token;
+    std::string continuing_subword_prefix;  // empty: none
+    std::string end_of_word_suffix;         // empty: none
+    bool fuse_unk = false;
+    bool byte_fallback = false;
+    bool ignore_merges = false;
+  };
+  // merges: pairs of token strings, rank = position.
+  BpeModel(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, Options options,
+           const std::string& where);
+  std::vector<Token> tokenize(std::string_view sequence) const override;
+  std::optional<int32_t> token_to_id(std::string_view token) const override;
+  std::optional<std::string> id_to_token(int32_t id) const override;
+  std::size_t vocab_size() const override { return vocab_.size(); }
+
+ private:
+  struct Symbol {
+    int32_t id;
+    std::size_t start, len;
+  };
+  std::vector<Symbol> merge_word(std::string_view w) const;
+  Vocab vocab_;
+  std::vector<std::string> vocab_r_;
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (a,b) -> (rank, new id)
+  Options opt_;
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<Symbol>> cache_;
+};
+
+// ---------- post-processors ----------
+// tokenizers' byte_level process_offsets (trims leading/trailing 'Ġ'/whitespace from offsets).
+void byte_level_trim_offsets(Encoding& e, bool add_prefix_space);
+// Concatenates encodings (tokenizers' Encoding::merge without growing offsets).
+void append_encoding(Encoding& dst, const Encoding& src);
+
+class BertProcessing : public PostProcessor {
+ public:
+  BertProcessing(std::pair<std::string, int32_t> sep, std::pair<std::string, int32_t> cls) : sep_(std::move(sep)), cls_(std::move(cls)) {}
+  std::size_t added_tokens(bool is_pair) const override { return is_pair ? 3 : 2; }
+  Encoding process(Encoding first, const Encoding* pair, bool add_special_tokens) const override;
+
+ private:
+  std::pair<std::string, int32_t> sep_, cls_;
+};
+class RobertaProcessing : public PostProcessor {
+ public:
+  RobertaProcessing(std::pair<std::string, int32_t> sep, std::pair<std::string, int32_t> cls, bool trim_offsets,
+                    bool add_prefix_space)
+      : sep_(std::move(sep)), cls_(std::move(cls)), trim_offsets_(trim_offsets), add_prefix_space_(add_prefix_space) {}
+  std::size_t added_tokens(bool is_pair) const override { return is_pair ? 4 : 2; }
+  Encoding process(Encoding first, const Encoding* pair, bool add_special_tokens) const override;
+
+ private:
+  std::pair<std::string, int32_t> sep_, cls_;
+  bool trim_offsets_, add_prefix_space_;
+};
+class TemplateProcessing : public PostProcessor {
+ public:
+  struct Piece {
+    bool is_special;
+    std::string id;  // "A"/"B" for sequences, the special token key otherwise
+    int32_t type_id;
+  };
+  struct SpecialTokens {
+    std::vector<int32_t> ids;
+    std::vector<std::string> tokens;
+  };
+  TemplateProcessing(std::vector<Piece> single, std::vector<Piece> pair, std::map<std::string, SpecialTokens> specials);
+  std::size_t added_tokens(bool is_pair) const override;
+  Encoding process(Encoding first, const Encoding* pair, bool add_special_tokens) const override;
+
+ private:
+  std::vector<Piece> single_, pair_;
+  std::map<std::string, SpecialTokens> specials_;
+};
+class ByteLevelProcessing : public PostProcessor {
+ public:
+  ByteLevelProcessing(bool trim_offsets, bool add_prefix_space) : trim_offsets_(trim_offsets), add_prefix_space_(add_prefix_space) {}
+  std::size_t added_tokens(bool) const override { return 0; }
+  Encoding process(Encoding first, const Encoding* pair, bool add_special_tokens) const override;
+
+ private:
+  bool trim_offsets_, add_prefix_space_;
+};
+class SequenceProcessing : public PostProcessor {
+ public:
+  explicit SequenceProcessing(std::vector<std::unique_ptr<PostProcessor>> p) : items_(std::move(p)) {}
+  std::size_t added_tokens(bool is_pair) const override;
+  Encoding process(Encoding first, const Encoding* pair, bool add_special_tokens) const override;
+
+ private:
+  std::vector<std::unique_ptr<PostProcessor>> items_;
+};
+// No post-processor: sequence ids set, pair keeps its type ids, merged.
+Encoding default_process(Encoding first, const Encoding* pair);
+
+// ---------- decoders ----------
+class WordPieceDecoder : public Decoder {
+ public:
+  WordPieceDecoder(std::string prefix, bool cleanup) : prefix_(std::move(prefix)), cleanup_(cleanup) {}
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override;
+
+ private:
+  std::string prefix_;
+  bool cleanup_;
+};
+class ByteLevelDecoder : public Decoder {
+ public:
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override;
+};
+class BpeDecoder : public Decoder {
+ public:
+  explicit BpeDecoder(std::string suffix) : suffix_(std::move(suffix)) {}
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override;
+
+ private:
+  std::string suffix_;
+};
+class ReplaceDecoder : public Decoder {
+ public:
+  ReplaceDecoder(TextPattern p, std::string content) : pattern_(std::move(p)), content_(std::move(content)) {}
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override;
+
+ private:
+  TextPattern pattern_;
+  std::string content_;
+};
+class SequenceDecoder : public Decoder {
+ public:
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> d) : items_(std::move(d)) {}
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (const auto& d : items_) tokens = d->decode_chain(std::move(tokens));
+    return tokens;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Decoder>> items_;
+};
+std::string wordpiece_cleanup(std::string s);
+
+}  // namespace embed::text
