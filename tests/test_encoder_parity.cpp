@@ -12,7 +12,7 @@ using embed::testing::ModelFixture;
 
 namespace {
 
-const std::vector<std::string> kFixtures = {"bert-tiny"};
+const std::vector<std::string> kFixtures = {"bert-tiny", "mpnet-tiny"};
 
 constexpr double kTokenTolerance = 1e-4;
 constexpr double kPooledTolerance = 1e-5;
@@ -28,7 +28,8 @@ class EncoderParity : public ::testing::TestWithParam<std::string> {
   embed::models::PackedBatch single(std::size_t i) const {
     embed::models::PackedBatch b;
     const auto& t = fixture_->text(i);
-    std::vector<int32_t> types = t.contains("token_type_ids") ? as_ids(t["token_type_ids"]) : std::vector<int32_t>{};
+    std::vector<int32_t> types =
+        t.value("token_type_ids", nlohmann::json()).is_array() ? as_ids(t["token_type_ids"]) : std::vector<int32_t>{};
     b.add(as_ids(t["input_ids"]), types);
     return b;
   }

@@ -9,6 +9,7 @@ namespace embed::models {
 // Factories, defined in each architecture's file.
 std::unique_ptr<Encoder> create_bert(EncoderContext&, io::WeightStore&);
 std::unique_ptr<Encoder> create_roberta(EncoderContext&, io::WeightStore&);
+std::unique_ptr<Encoder> create_mpnet(EncoderContext&, io::WeightStore&);
 
 namespace {
 const std::map<std::string, EncoderFactory>& registry() {
@@ -16,6 +17,7 @@ const std::map<std::string, EncoderFactory>& registry() {
       {"bert", create_bert},
       {"roberta", create_roberta},
       {"xlm-roberta", create_roberta},
+      {"mpnet", create_mpnet},
   };
   return table;
 }

@@ -1,0 +1,40 @@
+#include "compute/relative_position.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace embed::compute {
+
+int relative_position_bucket(int64_t relative_position, int num_buckets, int max_distance, bool bidirectional) {
+  int64_t ret = 0;
+  int64_t n = -relative_position;
+  if (bidirectional) {
+    num_buckets /= 2;
+    if (n < 0) ret += num_buckets;
+    n = n < 0 ? -n : n;
+  } else {
+    n = std::max<int64_t>(n, 0);
+  }
+  const int64_t max_exact = num_buckets / 2;
+  if (n < max_exact) return static_cast<int>(ret + n);
+  // float32 throughout, as torch: log(n.float() / max_exact) / math.log(max_distance / max_exact) * (nb - me),
+  // truncated toward zero by .to(torch.long).
+  const float ratio = static_cast<float>(n) / static_cast<float>(max_exact);
+  const float log_range = static_cast<float>(std::log(static_cast<double>(max_distance) / static_cast<double>(max_exact)));
+  const float scaled = std::log(ratio) / log_range * static_cast<float>(num_buckets - max_exact);
+  int64_t large = max_exact + static_cast<int64_t>(scaled);
+  large = std::min<int64_t>(large, num_buckets - 1);
+  return static_cast<int>(ret + large);
+}
+
+void expand_relative_bias(const float* table, std::size_t heads, std::size_t max_len, std::size_t len, float* out) {
+  const std::size_t span = 2 * max_len - 1;
+  for (std::size_t h = 0; h < heads; ++h) {
+    // Row i holds distances -i .. len-1-i: a contiguous slice of the table starting at index max_len-1-i.
+    const float* th = table + h * span + (max_len - 1);
+    for (std::size_t i = 0; i < len; ++i) std::memcpy(out + (h * len + i) * len, th - i, len * sizeof(float));
+  }
+}
+
+}  // namespace embed::compute

@@ -1,0 +1,172 @@
+// MPNet (MPNetModel, e.g. all-mpnet-base-v2): BERT-like layers without token types, positions counted
+// from padding_idx + 1 over the non-pad tokens, and a T5-style relative position bias (one table shared by
+// all layers) added to the attention scores.
+#include <algorithm>
+#include <cmath>
+
+#include "compute/activation.hpp"
+#include "compute/linear.hpp"
+#include "compute/ops.hpp"
+#include "compute/relative_position.hpp"
+#include "embed/error.hpp"
+#include "models/encoder.hpp"
+
+namespace embed::models {
+
+namespace {
+
+// transformers' MPNetEmbeddings hard-codes padding_idx = 1 (it does not read config.pad_token_id).
+constexpr int32_t kPaddingIdx = 1;
+// MPNetEncoder.compute_position_bias is called with its default num_buckets = 32 (not the config value)
+// and relative_position_bucket with max_distance = 128.
+constexpr int kBiasBuckets = 32;
+constexpr int kBiasMaxDistance = 128;
+
+struct LayerNormWeights {
+  io::FloatTensor gamma, beta;
+};
+
+LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& name, int64_t dim) {
+  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim})};
+}
+
+struct MPNetLayer {
+  compute::Linear q, k, v, o, intermediate, output;
+  LayerNormWeights attention_norm, output_norm;
+};
+
+class MPNetEncoder : public Encoder {
+ public:
+  MPNetEncoder(EncoderContext& ctx, io::WeightStore& w) {
+    const auto& c = ctx.config;
+    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
+    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
+    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
+    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
+    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
+    eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
+    act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
+    const auto buckets = c.get_int("relative_attention_num_buckets", 32);
+    if (buckets < kBiasBuckets)
+      c.fail("relative_attention_num_buckets",
+             "unsupported value " + std::to_string(buckets) +
+                 " (MPNet always buckets relative positions into 32 buckets; at least 32 are needed)");
+    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
+      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
+                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    if (positions_ <= static_cast<std::size_t>(kPaddingIdx + 1))
+      c.fail("max_position_embeddings",
+             "too small for the position offset " + std::to_string(kPaddingIdx + 1) + " (padding_idx + 1)");
+
+    const auto H = static_cast<int64_t>(hidden_);
+    word_ = w.get("embeddings.word_embeddings.weight", {static_cast<int64_t>(vocab_), H});
+    position_ = w.get("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), H});
+    embedding_norm_ = load_layer_norm(w, "embeddings.LayerNorm", H);
+    const auto bias_weight =
+        w.get("encoder.relative_attention_bias.weight", {buckets, static_cast<int64_t>(heads_)});
+    for (std::size_t i = 0; i < layers_n_; ++i) {
+      const std::string p = "encoder.layer." + std::to_string(i) + ".";
+      MPNetLayer L;
+      L.q = compute::load_linear(w, p + "attention.attn.q", hidden_, hidden_);
+      L.k = compute::load_linear(w, p + "attention.attn.k", hidden_, hidden_);
+      L.v = compute::load_linear(w, p + "attention.attn.v", hidden_, hidden_);
+      L.o = compute::load_linear(w, p + "attention.attn.o", hidden_, hidden_);
+      L.attention_norm = load_layer_norm(w, p + "attention.LayerNorm", H);
+      L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
+      L.output = compute::load_linear(w, p + "output.dense", intermediate_, hidden_);
+      L.output_norm = load_layer_norm(w, p + "output.LayerNorm", H);
+      layers_.push_back(std::move(L));
+    }
+
+    // The bias of every relative distance key - query a sequence can have, per head (shared by all layers).
+    const std::size_t max_len = max_positions(), span = 2 * max_len - 1;
+    distance_bias_.resize(heads_ * span);
+    for (std::size_t d = 0; d < span; ++d) {
+      const auto rel = static_cast<int64_t>(d) - static_cast<int64_t>(max_len - 1);
+      const auto bucket = static_cast<std::size_t>(
+          compute::relative_position_bucket(rel, kBiasBuckets, kBiasMaxDistance, /*bidirectional=*/true));
+      for (std::size_t h = 0; h < heads_; ++h) distance_bias_[h * span + d] = bias_weight.data[bucket * heads_ + h];
+    }
+  }
+
+  std::size_t hidden_size() const override { return hidden_; }
+  std::size_t max_positions() const override { return positions_ - static_cast<std::size_t>(kPaddingIdx + 1); }
+
+  void forward(const PackedBatch& batch, float* out) const override {
+    const std::size_t T = batch.tokens(), H = hidden_;
+    embed_tokens(batch, out);
+    std::vector<float> q(T * H), k(T * H), v(T * H), context(T * H), attn(T * H), inter(T * intermediate_);
+    std::vector<float> scratch, bias;
+    std::size_t bias_len = 0;  // the sequence length `bias` currently holds ([heads, len, len]); 0: none
+    const std::size_t head_dim = H / heads_;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    for (const auto& L : layers_) {
+      L.q.forward(out, T, q.data());
+      L.k.forward(out, T, k.data());
+      L.v.forward(out, T, v.data());
+      for (std::size_t s = 0; s < batch.sequences(); ++s) {
+        const std::size_t len = batch.length(s), off = batch.offsets[s] * H;
+        if (len == 0) continue;
+        if (len != bias_len) {
+          bias.resize(heads_ * len * len);
+          compute::expand_relative_bias(distance_bias_.data(), heads_, max_positions(), len, bias.data());
+          bias_len = len;
+        }
+        compute::attention({q.data() + off, k.data() + off, v.data() + off, H, len, heads_, head_dim, scale,
+                            bias.data(), context.data() + off, H},
+                           scratch);
+      }
+      L.o.forward(context.data(), T, attn.data());
+      compute::add_layer_norm(attn.data(), out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
+      L.intermediate.forward(attn.data(), T, inter.data());
+      compute::apply_activation(act_, inter.data(), inter.size());
+      L.output.forward(inter.data(), T, out);
+      compute::add_layer_norm(out, attn.data(), T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+    }
+  }
+
+ private:
+  void embed_tokens(const PackedBatch& batch, float* out) const {
+    const std::size_t H = hidden_;
+    for (std::size_t s = 0; s < batch.sequences(); ++s) {
+      if (batch.length(s) > max_positions())
+        throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
+                    std::to_string(max_positions()) + " positions (max_position_embeddings)");
+      // create_position_ids_from_input_ids: non-pad tokens count 1, 2, ... from padding_idx + 1; a pad
+      // token takes position padding_idx.
+      std::size_t counted = 0;
+      for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
+        const auto id = static_cast<std::size_t>(batch.ids[t]);
+        if (batch.ids[t] < 0 || id >= vocab_)
+          throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
+                      std::to_string(vocab_) + ")");
+        std::size_t pos = kPaddingIdx;
+        if (batch.ids[t] != kPaddingIdx) pos += ++counted;
+        const float* we = word_.data + id * H;
+        const float* pe = position_.data + pos * H;
+        float* o = out + t * H;
+        for (std::size_t j = 0; j < H; ++j) o[j] = we[j] + pe[j];
+      }
+    }
+    compute::add_layer_norm(out, nullptr, batch.tokens(), H, embedding_norm_.gamma.data, embedding_norm_.beta.data,
+                            eps_);
+  }
+
+  std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0;
+  float eps_ = 1e-12f;
+  compute::Activation act_ = compute::Activation::Gelu;
+  io::FloatTensor word_, position_;
+  LayerNormWeights embedding_norm_;
+  std::vector<MPNetLayer> layers_;
+  std::vector<float> distance_bias_;  // [heads, 2 * max_positions() - 1], see expand_relative_bias
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> create_mpnet(EncoderContext& ctx, io::WeightStore& weights) {
+  if (weights.has("mpnet.embeddings.word_embeddings.weight")) weights.set_prefix("mpnet.");
+  return std::make_unique<MPNetEncoder>(ctx, weights);
+}
+
+}  // namespace embed::models
