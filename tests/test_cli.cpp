@@ -1,0 +1,204 @@
+// End-to-end tests of the embed CLI: output formats, the tutorial's token-embedding print, exit codes
+// and error messages.
+#include <cstring>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "embed/model.hpp"
+#include "support/fixture.hpp"
+#include "support/test_support.hpp"
+
+using embed::testing::data_path;
+using embed::testing::run_cli;
+
+namespace {
+
+const std::string kBert = data_path("models/bert-tiny").string();
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
+
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto end = s.find('\n', start);
+    if (end == std::string::npos) end = s.size();
+    out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Cli, TokenEmbeddingsTextPrintLikeTheTutorial) {
+  auto r = run_cli({"encode", "-m", kBert, "Hello Embeddings!", "--output-value", "token_embeddings"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = lines_of(r.out);
+  // Tokens one per line, then the shape [1, n, dim], then the values.
+  ASSERT_GE(lines.size(), 10u);
+  EXPECT_EQ(lines[0], "# input tokens");
+  const std::vector<std::string> tokens = {"[CLS]", "hello", "em", "##bed", "##ding", "##s", "!", "[SEP]"};
+  for (std::size_t i = 0; i < tokens.size(); ++i) EXPECT_EQ(lines[1 + i], tokens[i]);
+  EXPECT_CONTAINS(r.out, "\n[1, 8, 32]\n");
+  EXPECT_CONTAINS(r.out, "[[[");
+}
+
+TEST(Cli, SentenceEmbeddingsJsonlMatchTheLibrary) {
+  auto r = run_cli({"encode", "-m", kBert, "--format", "jsonl", "Hello Sentence Transformers library!",
+                    "Generate sentence embeddings!"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  auto model = embed::Model::load(kBert);
+  std::vector<std::string> texts = {"Hello Sentence Transformers library!", "Generate sentence embeddings!"};
+  auto e = model->encode(texts);
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto j = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(j["index"], i);
+    auto v = j["embedding"].get<std::vector<float>>();
+    ASSERT_EQ(v.size(), 32u);
+    for (std::size_t k = 0; k < v.size(); ++k) EXPECT_EQ(v[k], e.row(i)[k]);  // shortest round-trip floats
+  }
+}
+
+TEST(Cli, StdinOneTextPerLineAndNpyOutput) {
+  auto dir = embed::testing::make_temp_dir("npy");
+  auto file = (dir / "out.npy").string();
+  auto r = run_cli({"encode", "-m", kBert, "--format", "npy", "--output", file}, "first text\nsecond text\r\nthird\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(bytes.size(), 10u);
+  EXPECT_EQ(bytes.substr(0, 6), "\x93NUMPY");
+  uint16_t header_len = static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8);
+  std::string header = bytes.substr(10, header_len);
+  EXPECT_CONTAINS(header, "'shape': (3, 32)");
+  EXPECT_EQ((10 + header_len) % 64, 0u);
+  ASSERT_EQ(bytes.size(), 10u + header_len + 3 * 32 * 4);
+  auto model = embed::Model::load(kBert);
+  std::vector<std::string> texts = {"first text", "second text", "third"};
+  auto e = model->encode(texts);
+  EXPECT_EQ(std::memcmp(bytes.data() + 10 + header_len, e.data.data(), e.data.size() * 4), 0);
+}
+
+TEST(Cli, TokenEmbeddingsJsonlHasTokensIdsOffsetsAndVectors) {
+  auto r = run_cli({"encode", "-m", kBert, "--output-value", "token_embeddings", "--format", "jsonl", "Hello world!"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(lines_of(r.out).at(0));
+  EXPECT_EQ(j["tokens"], nlohmann::json({"[CLS]", "hello", "world", "!", "[SEP]"}));
+  EXPECT_EQ(j["ids"], nlohmann::json({101, 7592, 2088, 999, 102}));
+  EXPECT_EQ(j["offsets"], nlohmann::json::parse("[[0,0],[0,5],[6,11],[11,12],[0,0]]"));
+  EXPECT_EQ(j["embeddings"].size(), 5u);
+  EXPECT_EQ(j["embeddings"][0].size(), 32u);
+}
+
+TEST(Cli, TokenizeMatchesTheTokenizerCases) {
+  auto cases = embed::testing::read_jsonl_file(data_path("tokenizers/all-MiniLM-L6-v2/cases.jsonl"));
+  std::string input;
+  std::vector<const nlohmann::json*> used;
+  for (const auto& c : cases) {
+    if (c["truncation"].is_null() && c["add_special_tokens"] == true) {
+      nlohmann::json line = c.contains("text2") ? nlohmann::json::array({c["text"], c["text2"]}) : c["text"];
+      input += line.dump() + "\n";
+      used.push_back(&c);
+    }
+  }
+  auto r = run_cli({"tokenize", "-m", data_path("tokenizers/all-MiniLM-L6-v2").string(), "--jsonl", "--no-truncation"},
+                   input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), used.size());
+  for (std::size_t i = 0; i < used.size(); ++i) {
+    auto j = nlohmann::json::parse(lines[i]);
+    const auto& c = *used[i];
+    EXPECT_EQ(j["ids"], c["ids"]) << c["id"];
+    EXPECT_EQ(j["tokens"], c["tokens"]) << c["id"];
+    EXPECT_EQ(j["offsets"], c["offsets"]) << c["id"];
+    EXPECT_EQ(j["type_ids"], c["type_ids"]) << c["id"];
+    EXPECT_EQ(j["special_tokens_mask"], c["special_tokens_mask"]) << c["id"];
+    EXPECT_EQ(j["attention_mask"], c["attention_mask"]) << c["id"];
+  }
+}
+
+TEST(Cli, TokenizeMaxLengthTruncatesAndSaysSo) {
+  auto r = run_cli({"tokenize", "-m", kBert, "--max-length", "4", "one two three four five"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(lines_of(r.out).at(0));
+  EXPECT_EQ(j["ids"].size(), 4u);
+  EXPECT_EQ(j["tokens"].back(), "[SEP]");
+  EXPECT_CONTAINS(r.err, "truncated");
+}
+
+TEST(Cli, EncodeSaysOnceOnStderrWhenTextsAreTruncated) {
+  std::string long_text;
+  for (int i = 0; i < 300; ++i) long_text += "word ";
+  auto r = run_cli({"encode", "-m", kBert, "--format", "jsonl"}, long_text + "\n" + long_text + "\nshort\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_CONTAINS(r.err, "2 text(s) longer than 256 tokens were truncated");
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+}
+
+TEST(Cli, SimilarityMatrix) {
+  auto r = run_cli({"similarity", "-m", kBert, "a cat", "a dog", "a cat"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].substr(0, 6), "1.0000");
+  // Text 0 and text 2 are the same: similarity 1.
+  EXPECT_EQ(lines[0].substr(lines[0].size() - 6), "1.0000");
+}
+
+TEST(CliErrors, InvalidUtf8OnStdinNamesTheLine) {
+  auto r = run_cli({"encode", "-m", kBert}, "fine\nalso fine\nbad \xff byte\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "stdin line 3: invalid UTF-8 at byte 4");
+  EXPECT_TRUE(r.out.empty()) << "no partial result: " << r.out;
+}
+
+TEST(CliErrors, LossyReplacesInvalidUtf8) {
+  auto r = run_cli({"tokenize", "-m", kBert, "--lossy"}, "bad \xff byte\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_CONTAINS(r.out, "[UNK]");
+}
+
+TEST(CliErrors, MissingModelDirectory) {
+  auto r = run_cli({"encode", "-m", "/nonexistent/model", "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "/nonexistent/model: not a model directory");
+}
+
+TEST(CliErrors, MissingConfigJson) {
+  auto dir = embed::testing::make_temp_dir("noconfig");
+  auto r = run_cli({"encode", "-m", dir.string(), "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "missing config.json");
+}
+
+TEST(CliErrors, UsageErrorsExitWith2) {
+  EXPECT_EQ(run_cli({"encode", "hi"}).exit_code, 2);  // no -m
+  EXPECT_EQ(run_cli({"encode", "-m", kBert, "--format", "xml", "hi"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(run_cli({}).exit_code, 2);
+  auto r = run_cli({"encode", "-m", kBert, "--pooling", "median", "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "unknown mode \"median\"");
+}
+
+TEST(CliErrors, JsonlInputMustBeStrings) {
+  auto r = run_cli({"encode", "-m", kBert, "--jsonl"}, "\"ok\"\n42\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "stdin line 2: expected a JSON string");
+}
+
+TEST(Cli, HelpExplainsTheCommands) {
+  auto r = run_cli({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_CONTAINS(r.out, "encode");
+  EXPECT_CONTAINS(r.out, "tokenize");
+  EXPECT_CONTAINS(r.out, "similarity");
+  auto e = run_cli({"encode", "--help"});
+  EXPECT_CONTAINS(e.out, "--output-value");
+  EXPECT_CONTAINS(e.out, "--pooling");
+}

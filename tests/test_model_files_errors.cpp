@@ -1,0 +1,183 @@
+// Bad model files get an error that names the file, the field or tensor, and what was expected.
+#include <cstring>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "embed/error.hpp"
+#include "io/json.hpp"
+#include "io/tensor_data.hpp"
+#include "models/encoder.hpp"
+#include "support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using embed::testing::data_path;
+using embed::testing::make_temp_dir;
+
+namespace {
+
+// The error message of `f()`, failing the test when it does not throw embed::Error.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const embed::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected embed::Error";
+  return "";
+}
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
+
+void write_file(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+std::string safetensors_bytes(const std::string& header, const std::string& body, uint64_t header_len_override = 0) {
+  uint64_t n = header_len_override ? header_len_override : header.size();
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &n, 8);
+  return out + header + body;
+}
+
+// A copy of the bert-tiny model directory whose files the test may change.
+fs::path copy_of_bert_tiny() {
+  fs::path dir = make_temp_dir("model");
+  fs::copy(data_path("models/bert-tiny"), dir, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+  return dir;
+}
+
+}  // namespace
+
+TEST(SafetensorsErrors, HeaderLengthPastEndOfFile) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  write_file(f, safetensors_bytes("{}", "", 1000));
+  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  EXPECT_CONTAINS(msg, "model.safetensors");
+  EXPECT_CONTAINS(msg, "header length 1000 runs past the end of the file");
+}
+
+TEST(SafetensorsErrors, FileShorterThanHeaderLength) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  write_file(f, "abc");
+  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }), "shorter than the 8-byte header length");
+}
+
+TEST(SafetensorsErrors, OffsetsOutOfRange) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", std::string(8, '\0')));
+  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  EXPECT_CONTAINS(msg, "tensor 'w'");
+  EXPECT_CONTAINS(msg, "data_offsets [0, 16] out of range (data section is 8 bytes)");
+}
+
+TEST(SafetensorsErrors, OverlappingTensors) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  write_file(f, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                  R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                                  std::string(12, '\0')));
+  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }), "tensors 'a' and 'b' overlap");
+}
+
+TEST(SafetensorsErrors, UnknownDtype) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  write_file(f, safetensors_bytes(R"({"w":{"dtype":"F8_E9","shape":[1],"data_offsets":[0,1]}})", std::string(1, '\0')));
+  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  EXPECT_CONTAINS(msg, "tensor 'w'");
+  EXPECT_CONTAINS(msg, "unknown dtype \"F8_E9\"");
+}
+
+TEST(SafetensorsErrors, SizeDisagreesWithShape) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')));
+  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }), "span 8 bytes but dtype F32 and its shape need 12");
+}
+
+TEST(SafetensorsErrors, CorruptHeaderJson) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  write_file(f, safetensors_bytes(R"({"w": {)", ""));
+  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  EXPECT_CONTAINS(msg, "safetensors header");
+  EXPECT_CONTAINS(msg, "invalid JSON at line 1");
+}
+
+TEST(SafetensorsLoad, ReadsF16AndBF16AsFloat32) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  // 1.5 and -2.0 in IEEE half (0x3E00, 0xC000) and bfloat16 (0x3FC0, 0xC000).
+  std::string body = std::string("\x00\x3e\x00\xc0", 4) + std::string("\xc0\x3f\x00\xc0", 4);
+  write_file(f, safetensors_bytes(R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},)"
+                                  R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}})",
+                                  body));
+  embed::io::WeightStore store({embed::io::open_safetensors(f)});
+  auto h = store.get("h", {2});
+  auto b = store.get("b", {2});
+  EXPECT_EQ(h.data[0], 1.5f);
+  EXPECT_EQ(h.data[1], -2.0f);
+  EXPECT_EQ(b.data[0], 1.5f);
+  EXPECT_EQ(b.data[1], -2.0f);
+}
+
+TEST(ModelFileErrors, MissingConfigJson) {
+  auto dir = copy_of_bert_tiny();
+  fs::remove(dir / "config.json");
+  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  EXPECT_CONTAINS(msg, "missing config.json");
+}
+
+TEST(ModelFileErrors, InvalidConfigJsonNamesFileAndPosition) {
+  auto dir = copy_of_bert_tiny();
+  write_file(dir / "config.json", "{\n  \"model_type\": \"bert\",\n  \"hidden_size\": 32,,\n}");
+  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  EXPECT_CONTAINS(msg, "config.json: invalid JSON at line 3, column 20");
+}
+
+TEST(ModelFileErrors, UnknownModelType) {
+  auto dir = copy_of_bert_tiny();
+  auto j = embed::io::read_json(dir / "config.json");
+  j["model_type"] = "gpt-j";
+  write_file(dir / "config.json", j.dump(2));
+  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  EXPECT_CONTAINS(msg, "field 'model_type': unsupported model_type \"gpt-j\" (supported: ");
+  EXPECT_CONTAINS(msg, "bert");
+}
+
+TEST(ModelFileErrors, ShapeContradictsConfigNamesBoth) {
+  auto dir = copy_of_bert_tiny();
+  auto j = embed::io::read_json(dir / "config.json");
+  j["intermediate_size"] = 40;
+  write_file(dir / "config.json", j.dump(2));
+  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  EXPECT_CONTAINS(msg, "tensor 'encoder.layer.0.intermediate.dense.weight' has shape [37, 32] but config.json implies [40, 32]");
+}
+
+TEST(ModelFileErrors, MissingTensorIsNamed) {
+  auto dir = copy_of_bert_tiny();
+  // Rewrite model.safetensors without one tensor (same bytes, header minus that entry).
+  std::string bytes = embed::io::read_file_bytes(dir / "model.safetensors");
+  uint64_t n;
+  std::memcpy(&n, bytes.data(), 8);
+  auto header = nlohmann::json::parse(bytes.substr(8, n));
+  header.erase("encoder.layer.1.output.dense.bias");
+  write_file(dir / "model.safetensors", safetensors_bytes(header.dump(), bytes.substr(8 + n)));
+  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  EXPECT_CONTAINS(msg, "missing tensor 'encoder.layer.1.output.dense.bias'");
+  EXPECT_CONTAINS(msg, "model.safetensors");
+}
+
+TEST(ModelFileErrors, NoWeightsFile) {
+  auto dir = copy_of_bert_tiny();
+  fs::remove(dir / "model.safetensors");
+  EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }), "no weights found");
+}
+
+TEST(ModelFileErrors, ConfigFieldOfWrongType) {
+  auto dir = copy_of_bert_tiny();
+  auto j = embed::io::read_json(dir / "config.json");
+  j["num_hidden_layers"] = "two";
+  write_file(dir / "config.json", j.dump(2));
+  EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }),
+                  "config.json: field 'num_hidden_layers': expected an integer, found string \"two\"");
+}
