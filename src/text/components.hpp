@@ -161,7 +161,11 @@ const char32_t* bytes_to_unicode();         // 256 entries
 int unicode_to_byte(char32_t c);            // -1 if not in the map
 
 // ---------- models ----------
-using Vocab = std::unordered_map<std::string, int32_t>;
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 class WordPieceModel : public TokenModel {
  public:
@@ -177,6 +181,7 @@ class WordPieceModel : public TokenModel {
   std::string unk_, prefix_;
   std::size_t max_chars_;
   std::optional<int32_t> unk_id_;
+  std::size_t max_token_bytes_ = 0;
 };
 
 class BpeModel : public TokenModel {
@@ -200,7 +205,7 @@ class BpeModel : public TokenModel {
  private:
   struct Symbol {
     int32_t id;
-    std::size_t start, len;
+    uint32_t start, len;
   };
   std::vector<Symbol> merge_word(std::string_view w) const;
   Vocab vocab_;

@@ -205,8 +205,9 @@ class TokenizerPipeline {
   // The ids/tokens/offsets of one input before post-processing (type_id on every token).
   Encoding encode_one(std::string_view text, int32_t type_id, bool lossy_utf8) const;
 
+  struct AddedMatcher;  // defined in pipeline.cpp
+
  private:
-  struct AddedMatcher;
   std::shared_ptr<const AddedMatcher> matcher_;  // set by finalize()
 };
 

@@ -1,0 +1,212 @@
+// BPE model (tokenizers' models/bpe): merges by rank with a priority queue, byte fallback,
+// unk fusing, continuing-subword prefix / end-of-word suffix, ignore_merges, a word cache.
+#include <cstdio>
+#include <queue>
+
+#include "embed/error.hpp"
+#include "text/components.hpp"
+#include "text/unicode.hpp"
+
+namespace embed::text {
+
+static uint64_t pair_key(int32_t a, int32_t b) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+}
+
+BpeModel::BpeModel(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, Options options,
+                   const std::string& where)
+    : vocab_(std::move(vocab)), opt_(std::move(options)) {
+  int32_t max_id = -1;
+  for (const auto& [t, id] : vocab_) max_id = std::max(max_id, id);
+  vocab_r_.resize(static_cast<std::size_t>(max_id + 1));
+  for (const auto& [t, id] : vocab_)
+    if (id >= 0) vocab_r_[static_cast<std::size_t>(id)] = t;
+  std::size_t prefix_len = opt_.continuing_subword_prefix.size();
+  merges_.reserve(merges.size());
+  for (std::size_t i = 0; i < merges.size(); ++i) {
+    const auto& [a, b] = merges[i];
+    auto ia = vocab_.find(a), ib = vocab_.find(b);
+    if (ia == vocab_.end()) throw Error(where + ": merges[" + std::to_string(i) + "]: token \"" + a + "\" is not in the vocabulary");
+    if (ib == vocab_.end()) throw Error(where + ": merges[" + std::to_string(i) + "]: token \"" + b + "\" is not in the vocabulary");
+    std::string merged = a + (b.size() >= prefix_len ? b.substr(prefix_len) : std::string());
+    auto im = vocab_.find(merged);
+    if (im == vocab_.end())
+      throw Error(where + ": merges[" + std::to_string(i) + "]: merged token \"" + merged + "\" is not in the vocabulary");
+    merges_.insert_or_assign(pair_key(ia->second, ib->second), std::make_pair(static_cast<int32_t>(i), im->second));
+  }
+}
+
+std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
+  struct Sym {
+    int32_t id;
+    int64_t prev, next;
+    uint32_t start, len;
+  };
+  std::vector<Sym> syms;
+  syms.reserve(w.size());
+  auto add = [&](int32_t id, uint32_t start, uint32_t len) {
+    int64_t idx = static_cast<int64_t>(syms.size());
+    syms.push_back(Sym{id, idx - 1, idx + 1, start, len});
+  };
+  std::optional<std::pair<int32_t, uint32_t>> unk;  // id, start ... (len tracked separately)
+  uint32_t unk_len = 0;
+  std::optional<int32_t> unk_id;
+  if (opt_.unk_token) {
+    auto it = vocab_.find(*opt_.unk_token);
+    if (it != vocab_.end()) unk_id = it->second;
+  }
+  std::string s;
+  std::size_t i = 0;
+  while (i < w.size()) {
+    std::size_t b = i;
+    std::size_t len = utf8_len_from_lead(static_cast<unsigned char>(w[i]));
+    i += len;
+    bool is_first = b == 0, is_last = i >= w.size();
+    s.clear();
+    if (!is_first && !opt_.continuing_subword_prefix.empty()) s += opt_.continuing_subword_prefix;
+    s.append(w.substr(b, len));
+    if (is_last && !opt_.end_of_word_suffix.empty()) s += opt_.end_of_word_suffix;
+    auto it = vocab_.find(std::string_view(s));
+    if (it != vocab_.end()) {
+      if (unk) {
+        add(unk->first, unk->second, unk_len);
+        unk.reset();
+      }
+      add(it->second, static_cast<uint32_t>(b), static_cast<uint32_t>(len));
+      continue;
+    }
+    if (opt_.byte_fallback) {
+      std::vector<int32_t> ids;
+      bool ok = true;
+      for (unsigned char ch : s) {
+        char code[8];
+        std::snprintf(code, sizeof code, "<0x%02X>", ch);
+        auto jt = vocab_.find(std::string_view(code));
+        if (jt == vocab_.end()) {
+          ok = false;
+          break;
+        }
+        ids.push_back(jt->second);
+      }
+      if (ok) {
+        // tokenizers adds each byte with length 1 (offsets then advance byte by byte)
+        uint32_t pos = static_cast<uint32_t>(b);
+        for (int32_t id : ids) add(id, pos++, 1);
+        continue;
+      }
+    }
+    if (opt_.unk_token) {
+      if (!unk_id) throw Error("BPE: unknown token \"" + *opt_.unk_token + "\" is not in the vocabulary");
+      if (unk && opt_.fuse_unk) {
+        unk_len += static_cast<uint32_t>(len);
+      } else {
+        if (unk) add(unk->first, unk->second, unk_len);
+        unk = std::make_pair(*unk_id, static_cast<uint32_t>(b));
+        unk_len = static_cast<uint32_t>(len);
+      }
+    }
+  }
+  if (unk) add(unk->first, unk->second, unk_len);
+  if (!syms.empty()) syms.back().next = -1;
+
+  // Positions in syms are not contiguous byte positions when byte_fallback adds pieces or when
+  // chars were dropped; tokenizers' Word tracks offsets by accumulating lengths, so do the same.
+  {
+    uint32_t pos = 0;
+    for (auto& sy : syms) {
+      sy.start = pos;
+      pos += sy.len;
+    }
+  }
+
+  struct Merge {
+    std::size_t pos;
+    int32_t rank;
+    int32_t new_id;
+    bool operator<(const Merge& o) const {  // max-heap -> invert: lowest rank, then lowest pos first
+      if (rank != o.rank) return rank > o.rank;
+      return pos > o.pos;
+    }
+  };
+  std::priority_queue<Merge> queue;
+  for (std::size_t k = 0; k + 1 < syms.size(); ++k) {
+    auto it = merges_.find(pair_key(syms[k].id, syms[k + 1].id));
+    if (it != merges_.end()) queue.push(Merge{k, it->second.first, it->second.second});
+  }
+  while (!queue.empty()) {
+    Merge top = queue.top();
+    queue.pop();
+    Sym& cur = syms[top.pos];
+    if (cur.len == 0 || cur.next == -1) continue;
+    std::size_t next_pos = static_cast<std::size_t>(cur.next);
+    Sym right = syms[next_pos];
+    auto it = merges_.find(pair_key(cur.id, right.id));
+    if (it == merges_.end() || it->second.second != top.new_id) continue;
+    cur.id = top.new_id;
+    cur.len += right.len;
+    cur.next = right.next;
+    syms[next_pos].len = 0;
+    if (right.next > -1 && static_cast<std::size_t>(right.next) < syms.size())
+      syms[static_cast<std::size_t>(right.next)].prev = static_cast<int64_t>(top.pos);
+    if (cur.prev >= 0) {
+      const Sym& prev = syms[static_cast<std::size_t>(cur.prev)];
+      auto jt = merges_.find(pair_key(prev.id, cur.id));
+      if (jt != merges_.end()) queue.push(Merge{static_cast<std::size_t>(cur.prev), jt->second.first, jt->second.second});
+    }
+    if (cur.next >= 0 && static_cast<std::size_t>(cur.next) < syms.size()) {
+      const Sym& nx = syms[static_cast<std::size_t>(cur.next)];
+      auto jt = merges_.find(pair_key(cur.id, nx.id));
+      if (jt != merges_.end()) queue.push(Merge{top.pos, jt->second.first, jt->second.second});
+    }
+  }
+  std::vector<Symbol> out;
+  for (const auto& sy : syms)
+    if (sy.len != 0) out.push_back(Symbol{sy.id, sy.start, sy.len});
+  return out;
+}
+
+std::vector<Token> BpeModel::tokenize(std::string_view seq) const {
+  std::vector<Token> out;
+  if (seq.empty()) return out;
+  if (opt_.ignore_merges) {
+    auto it = vocab_.find(seq);
+    if (it != vocab_.end()) {
+      out.push_back(Token{it->second, it->first, {0, seq.size()}});
+      return out;
+    }
+  }
+  std::vector<Symbol> word;
+  bool hit = false;
+  {
+    std::shared_lock lock(cache_mutex_);
+    auto it = cache_.find(std::string(seq));
+    if (it != cache_.end()) {
+      word = it->second;
+      hit = true;
+    }
+  }
+  if (!hit) {
+    word = merge_word(seq);
+    if (seq.size() < 256) {
+      std::unique_lock lock(cache_mutex_);
+      if (cache_.size() < 10000) cache_.emplace(std::string(seq), word);
+    }
+  }
+  out.reserve(word.size());
+  for (const auto& sy : word)
+    out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
+  return out;
+}
+
+std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
+  auto it = vocab_.find(token);
+  if (it == vocab_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> BpeModel::id_to_token(int32_t id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= vocab_r_.size()) return std::nullopt;
+  return vocab_r_[static_cast<std::size_t>(id)];
+}
+
+}  // namespace embed::text

@@ -1,0 +1,267 @@
+#include "text/legacy_loaders.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "embed/error.hpp"
+#include "io/json.hpp"
+#include "text/components.hpp"
+#include "text/tokenizer_json.hpp"
+
+// ---- HOOK: sentencepiece models (spm.model / spiece.model / sentencepiece.bpe.model) are built by
+// the sentencepiece engineer's loader, declared in text/spm_loader.hpp as
+//   std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const std::filesystem::path& dir);
+#if __has_include("text/spm_loader.hpp")
+#include "text/spm_loader.hpp"
+#define EMBED_HAVE_SPM_LOADER 1
+#endif
+
+namespace embed::text {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_optional_json(const fs::path& p) {
+  if (!fs::exists(p)) return nlohmann::json::object();
+  auto j = io::read_json(p);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+// A special token given as "text" or {"content": "text", "lstrip": ...}.
+std::optional<AddedToken> parse_special(const nlohmann::json& v) {
+  AddedToken t;
+  t.special = true;
+  t.normalized = false;
+  if (v.is_string()) {
+    t.content = v.get<std::string>();
+  } else if (v.is_object() && v.contains("content") && v["content"].is_string()) {
+    t.content = v["content"].get<std::string>();
+    t.lstrip = v.value("lstrip", false);
+    t.rstrip = v.value("rstrip", false);
+    t.single_word = v.value("single_word", false);
+    t.normalized = v.value("normalized", false);
+  } else {
+    return std::nullopt;
+  }
+  return t;
+}
+
+struct SpecialConfig {
+  nlohmann::json config;  // tokenizer_config.json merged with special_tokens_map.json
+  std::string get(const std::string& key, const std::string& fallback) const {
+    if (config.contains(key)) {
+      auto t = parse_special(config[key]);
+      if (t) return t->content;
+    }
+    return fallback;
+  }
+};
+
+SpecialConfig read_configs(const fs::path& dir) {
+  SpecialConfig c;
+  c.config = read_optional_json(dir / "tokenizer_config.json");
+  auto stm = read_optional_json(dir / "special_tokens_map.json");
+  for (auto it = stm.begin(); it != stm.end(); ++it)
+    if (!c.config.contains(it.key()) || c.config[it.key()].is_null()) c.config[it.key()] = it.value();
+  return c;
+}
+
+// Added tokens: tokenizer_config.json "added_tokens_decoder" when present (ids and flags as
+// saved), else the special tokens of the config with ids from the vocabulary, plus added_tokens.json.
+void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& dir,
+                const std::vector<std::pair<std::string, bool>>& defaults /* content, lstrip */) {
+  if (c.config.contains("added_tokens_decoder") && c.config["added_tokens_decoder"].is_object()) {
+    for (auto it = c.config["added_tokens_decoder"].begin(); it != c.config["added_tokens_decoder"].end(); ++it) {
+      auto t = parse_special(it.value());
+      if (!t) continue;
+      t->id = std::stoi(it.key());
+      t->special = it.value().value("special", true);
+      p.added_tokens.push_back(*t);
+    }
+    return;
+  }
+  std::vector<AddedToken> list;
+  auto push = [&](AddedToken t) {
+    for (const auto& e : list)
+      if (e.content == t.content) return;
+    auto id = p.model->token_to_id(t.content);
+    if (!id) return;
+    t.id = *id;
+    list.push_back(std::move(t));
+  };
+  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
+    if (c.config.contains(key)) {
+      if (auto t = parse_special(c.config[key])) push(*t);
+    }
+  }
+  if (c.config.contains("additional_special_tokens") && c.config["additional_special_tokens"].is_array())
+    for (const auto& v : c.config["additional_special_tokens"])
+      if (auto t = parse_special(v)) push(*t);
+  for (const auto& [content, lstrip] : defaults) {
+    AddedToken t;
+    t.content = content;
+    t.special = true;
+    t.normalized = false;
+    t.lstrip = lstrip;
+    push(t);
+  }
+  auto added = read_optional_json(dir / "added_tokens.json");
+  for (auto it = added.begin(); it != added.end(); ++it) {
+    bool known = false;
+    for (const auto& e : list) known = known || e.content == it.key();
+    if (known || !it.value().is_number_integer()) continue;
+    AddedToken t;
+    t.content = it.key();
+    t.id = it.value().get<int32_t>();
+    t.special = false;
+    t.normalized = true;
+    list.push_back(t);
+  }
+  p.added_tokens = std::move(list);
+}
+
+std::optional<bool> optional_bool(const nlohmann::json& c, const char* key) {
+  if (!c.contains(key) || c[key].is_null() || !c[key].is_boolean()) return std::nullopt;
+  return c[key].get<bool>();
+}
+
+int32_t require_id(const TokenizerPipeline& p, const std::string& token, const fs::path& file) {
+  auto id = p.model->token_to_id(token);
+  if (!id) throw Error(file.string() + ": special token \"" + token + "\" is not in the vocabulary");
+  return *id;
+}
+
+}  // namespace
+
+std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir) {
+  fs::path vocab_file = dir / "vocab.txt";
+  std::ifstream in(vocab_file, std::ios::binary);
+  if (!in) throw Error(vocab_file.string() + ": cannot open file");
+  Vocab vocab;
+  std::string line;
+  int32_t index = 0;
+  while (std::getline(in, line)) {
+    // transformers' load_vocab: token.rstrip("\n"); keeps other whitespace
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    vocab.emplace(line, index++);
+  }
+  auto c = read_configs(dir);
+  const auto& cfg = c.config;
+  std::string cls_name = cfg.value("tokenizer_class", std::string("BertTokenizer"));
+  bool mpnet = cls_name.rfind("MPNet", 0) == 0;
+  std::string unk = c.get("unk_token", "[UNK]");
+  std::string cls = c.get("cls_token", mpnet ? "<s>" : "[CLS]");
+  std::string sep = c.get("sep_token", mpnet ? "</s>" : "[SEP]");
+
+  auto p = std::make_shared<TokenizerPipeline>();
+  bool lower = optional_bool(cfg, "do_lower_case").value_or(true);
+  bool chinese = optional_bool(cfg, "tokenize_chinese_chars").value_or(true);
+  std::optional<bool> strip = optional_bool(cfg, "strip_accents");
+  p->normalizer = std::make_unique<BertNormalizer>(true, chinese, strip, lower);
+  p->pre_tokenizer = std::make_unique<BertPreTokenizer>();
+  p->model = std::make_unique<WordPieceModel>(std::move(vocab), unk, "##", 100);
+  int32_t cls_id = require_id(*p, cls, vocab_file), sep_id = require_id(*p, sep, vocab_file);
+  if (mpnet) {
+    // MPNet: <s> A </s> and <s> A </s></s> B </s>, all type id 0 (as MPNetTokenizer and the
+    // published tokenizer.json files, which use RobertaProcessing).
+    p->post_processor = std::make_unique<RobertaProcessing>(std::make_pair(sep, sep_id), std::make_pair(cls, cls_id), true, false);
+    add_tokens(*p, c, dir, {{"<s>", false}, {"<pad>", false}, {"</s>", false}, {"<unk>", false}, {"[UNK]", false}, {"<mask>", true}});
+  } else {
+    std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
+    std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
+    std::map<std::string, TemplateProcessing::SpecialTokens> sp;
+    sp[cls] = {{cls_id}, {cls}};
+    sp[sep] = {{sep_id}, {sep}};
+    p->post_processor = std::make_unique<TemplateProcessing>(single, pair, sp);
+    add_tokens(*p, c, dir, {{"[PAD]", false}, {"[UNK]", false}, {"[CLS]", false}, {"[SEP]", false}, {"[MASK]", false}});
+  }
+  p->decoder = std::make_unique<WordPieceDecoder>("##", true);
+  std::sort(p->added_tokens.begin(), p->added_tokens.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  p->finalize();
+  return p;
+}
+
+std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
+  fs::path vocab_file = dir / "vocab.json", merges_file = dir / "merges.txt";
+  auto vj = io::read_json(vocab_file);
+  if (!vj.is_object()) throw Error(vocab_file.string() + ": expected a JSON object {token: id}");
+  Vocab vocab;
+  for (auto it = vj.begin(); it != vj.end(); ++it) {
+    if (!it.value().is_number_integer()) throw Error(vocab_file.string() + ": token \"" + it.key() + "\": expected an integer id");
+    vocab.emplace(it.key(), it.value().get<int32_t>());
+  }
+  std::ifstream in(merges_file, std::ios::binary);
+  if (!in) throw Error(merges_file.string() + ": cannot open file");
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (lineno == 1 && line.rfind("#version", 0) == 0) continue;
+    if (line.empty()) continue;
+    auto sp = line.find(' ');
+    if (sp == std::string::npos)
+      throw Error(merges_file.string() + ": line " + std::to_string(lineno) + ": expected two tokens separated by a space");
+    merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+  }
+  auto c = read_configs(dir);
+  std::string cls_name = c.config.value("tokenizer_class", std::string());
+  bool has_cls_sep = vocab.count("[CLS]") && vocab.count("[SEP]");
+  bool has_s = vocab.count("<s>") && vocab.count("</s>");
+  enum { Gpt2, Roberta, Deberta } kind = Gpt2;
+  if (cls_name.rfind("Deberta", 0) == 0 || (cls_name.empty() && has_cls_sep)) kind = Deberta;
+  else if (cls_name.rfind("Roberta", 0) == 0 || (cls_name.empty() && has_s)) kind = Roberta;
+  bool add_prefix_space = c.config.value("add_prefix_space", false);
+
+  auto p = std::make_shared<TokenizerPipeline>();
+  p->pre_tokenizer = std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, true);
+  p->model = std::make_unique<BpeModel>(std::move(vocab), merges, BpeModel::Options{}, merges_file.string());
+  p->decoder = std::make_unique<ByteLevelDecoder>();
+  if (kind == Roberta) {
+    std::string cls = c.get("cls_token", "<s>"), sep = c.get("sep_token", "</s>");
+    p->post_processor = std::make_unique<RobertaProcessing>(std::make_pair(sep, require_id(*p, sep, vocab_file)),
+                                                            std::make_pair(cls, require_id(*p, cls, vocab_file)), true,
+                                                            add_prefix_space);
+    add_tokens(*p, c, dir, {{"<s>", false}, {"<pad>", false}, {"</s>", false}, {"<unk>", false}, {"<mask>", true}});
+  } else if (kind == Deberta) {
+    std::string cls = "[CLS]", sep = "[SEP]";
+    int32_t cls_id = require_id(*p, cls, vocab_file), sep_id = require_id(*p, sep, vocab_file);
+    std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
+    std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
+    std::map<std::string, TemplateProcessing::SpecialTokens> sp;
+    sp[cls] = {{cls_id}, {cls}};
+    sp[sep] = {{sep_id}, {sep}};
+    p->post_processor = std::make_unique<TemplateProcessing>(single, pair, sp);
+    add_tokens(*p, c, dir, {{"[CLS]", false}, {"[SEP]", false}, {"[UNK]", false}, {"[PAD]", false}, {"[MASK]", true}});
+  } else {
+    p->post_processor = std::make_unique<ByteLevelProcessing>(false, true);
+    add_tokens(*p, c, dir, {{"<|endoftext|>", false}});
+  }
+  std::sort(p->added_tokens.begin(), p->added_tokens.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  p->finalize();
+  return p;
+}
+
+std::shared_ptr<const TokenizerPipeline> load_tokenizer_directory(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw Error(dir.string() + ": not a directory");
+  if (fs::exists(dir / "tokenizer.json")) return load_tokenizer_json(dir / "tokenizer.json");
+  if (fs::exists(dir / "vocab.txt")) return load_wordpiece_vocab_txt(dir);
+  if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) return load_byte_level_bpe(dir);
+  for (const char* f : {"spm.model", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
+    if (fs::exists(dir / f)) {
+#ifdef EMBED_HAVE_SPM_LOADER
+      return load_sentencepiece_tokenizer(dir);
+#else
+      throw Error((dir / f).string() + ": sentencepiece models are not supported in this build");
+#endif
+    }
+  }
+  throw Error(dir.string() +
+              ": no tokenizer files found (expected tokenizer.json, vocab.txt, vocab.json + merges.txt, or spm.model)");
+}
+
+}  // namespace embed::text

@@ -1,0 +1,164 @@
+// Golden tokenization cases (Hugging Face tokenizers) for every tokenizer.json model, and the same
+// cases through the legacy loaders (vocab.txt, vocab.json + merges.txt) with tokenizer.json hidden.
+// To add a model: one line in kJsonModels / kLegacyModels below.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "embed/error.hpp"
+#include "embed/tokenizer.hpp"
+#include "support/test_support.hpp"
+#include "tokenizer_case_check.hpp"
+
+namespace fs = std::filesystem;
+using embed::Error;
+using embed::Tokenizer;
+using embed::testing::check_tokenizer_cases;
+using embed::testing::data_path;
+
+namespace {
+
+const char* const kJsonModels[] = {
+    "all-MiniLM-L6-v2", "all-MiniLM-L12-v2", "all-mpnet-base-v2", "bge-small-en-v1.5",
+    "e5-small-v2",      "nomic-embed-text-v1.5", "roberta-base",  "gpt2",
+};
+// Models with legacy files; the loader sees a copy of the directory without tokenizer.json.
+const char* const kLegacyModels[] = {
+    "all-MiniLM-L6-v2", "all-MiniLM-L12-v2", "all-mpnet-base-v2", "bge-small-en-v1.5",
+    "e5-small-v2",      "nomic-embed-text-v1.5", "roberta-base",  "gpt2",
+};
+
+fs::path legacy_copy(const std::string& model) {
+  fs::path src = data_path("tokenizers/" + model);
+  fs::path dst = embed::testing::make_temp_dir("tok-legacy-" + model);
+  for (const auto& e : fs::directory_iterator(src)) {
+    if (!e.is_regular_file()) continue;
+    auto name = e.path().filename().string();
+    if (name == "tokenizer.json" || name == "cases.jsonl" || name == "cases.meta.json") continue;
+    fs::copy_file(e.path(), dst / name);
+  }
+  return dst;
+}
+
+class JsonCases : public ::testing::TestWithParam<const char*> {};
+class LegacyCases : public ::testing::TestWithParam<const char*> {};
+
+std::string param_name(const ::testing::TestParamInfo<const char*>& info) {
+  std::string s = info.param;
+  for (auto& ch : s)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+}  // namespace
+
+TEST_P(JsonCases, MatchHuggingFaceTokenizers) {
+  std::string model = GetParam();
+  auto tok = Tokenizer::from_tokenizer_json(data_path("tokenizers/" + model + "/tokenizer.json"));
+  auto r = check_tokenizer_cases(model, tok);
+  std::cout << "[tokenizer.json] " << model << ": " << r.passed << "/" << r.total << " cases pass\n";
+  EXPECT_EQ(r.failed, 0u) << r.report;
+}
+INSTANTIATE_TEST_SUITE_P(Tokenizers, JsonCases, ::testing::ValuesIn(kJsonModels), param_name);
+
+TEST_P(LegacyCases, MatchHuggingFaceTokenizers) {
+  std::string model = GetParam();
+  auto dir = legacy_copy(model);
+  auto tok = Tokenizer::from_directory(dir);
+  auto r = check_tokenizer_cases(model, tok);
+  std::cout << "[legacy files] " << model << ": " << r.passed << "/" << r.total << " cases pass\n";
+  EXPECT_EQ(r.failed, 0u) << r.report;
+}
+INSTANTIATE_TEST_SUITE_P(Tokenizers, LegacyCases, ::testing::ValuesIn(kLegacyModels), param_name);
+
+// tests/data/models/<m>/expected.json: input_ids per text (sentence-transformers strips the text).
+TEST(ModelFixtures, InputIdsMatchExpected) {
+  for (const char* m : {"bert-tiny", "mpnet-tiny"}) {
+    fs::path dir = data_path(std::string("models/") + m);
+    auto expected = embed::testing::read_json_file(dir / "expected.json");
+    for (bool legacy : {false, true}) {
+      Tokenizer tok = legacy ? Tokenizer::from_directory([&] {
+        fs::path d = embed::testing::make_temp_dir(std::string("fixture-") + m);
+        for (const auto& e : fs::directory_iterator(dir))
+          if (e.is_regular_file() && e.path().filename() != "tokenizer.json") fs::copy_file(e.path(), d / e.path().filename());
+        return d;
+      }())
+                             : Tokenizer::from_directory(dir);
+      const auto& items = expected["texts"];
+      embed::TokenizeOptions opt;
+      embed::TruncationOptions trunc;
+      trunc.max_length = expected["pipeline"]["max_seq_length"].get<std::size_t>();
+      opt.truncation = trunc;
+      std::size_t checked = 0;
+      for (const auto& item : items) {
+        if (!item.is_object() || !item.contains("input_ids")) continue;
+        std::string text = item.contains("input_text") ? item["input_text"].get<std::string>() : item["text"].get<std::string>();
+        auto e = tok.encode(text, opt);
+        EXPECT_EQ(nlohmann::json(e.ids), item["input_ids"]) << m << (legacy ? " (legacy)" : "") << ": " << text;
+        ++checked;
+      }
+      EXPECT_GT(checked, 0u) << m;
+    }
+  }
+}
+
+TEST(TokenizerErrors, UnknownComponentTypeNamesTypeAndPath) {
+  auto dir = embed::testing::make_temp_dir("tok-unknown");
+  nlohmann::json j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  j["normalizer"] = {{"type", "Sequence"},
+                     {"normalizers", nlohmann::json::array({{{"type", "Lowercase"}}, {{"type", "Foo"}}})}};
+  std::ofstream(dir / "tokenizer.json") << j.dump();
+  try {
+    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("tokenizer.json: normalizer.normalizers[1]: unknown normalizer type \"Foo\""), std::string::npos)
+        << msg;
+  }
+  j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  j["decoder"] = {{"type", "Bar"}};
+  std::ofstream(dir / "tokenizer.json", std::ios::trunc) << j.dump();
+  try {
+    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("decoder: unknown decoder type \"Bar\""), std::string::npos) << msg;
+  }
+}
+
+TEST(TokenizerErrors, InvalidUtf8NamesBytePosition) {
+  auto tok = Tokenizer::from_tokenizer_json(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  std::string bad = "hello \xC3\x28 world";
+  try {
+    tok.encode(bad);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("byte 6"), std::string::npos) << msg;
+  }
+  embed::TokenizeOptions lossy;
+  lossy.lossy_utf8 = true;
+  auto e = tok.encode(bad, lossy);
+  auto ref = tok.encode("hello \xEF\xBF\xBD( world");
+  EXPECT_EQ(e.ids, ref.ids);
+  EXPECT_EQ(e.offsets, ref.offsets);
+}
+
+TEST(TokenizerApi, DecodeAndVocab) {
+  auto tok = Tokenizer::from_tokenizer_json(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  auto e = tok.encode("Hello Embeddings!");
+  EXPECT_EQ(tok.decode(e.ids, true), "hello embeddings!");
+  EXPECT_EQ(tok.id_to_token(101), "[CLS]");
+  EXPECT_EQ(tok.token_to_id("[SEP]"), 102);
+  EXPECT_EQ(tok.num_special_tokens_to_add(false), 2u);
+  EXPECT_EQ(tok.num_special_tokens_to_add(true), 3u);
+  EXPECT_EQ(tok.vocab_size(), 30522u);
+  auto g = Tokenizer::from_tokenizer_json(data_path("tokenizers/gpt2/tokenizer.json"));
+  auto ge = g.encode("Hello world, héllo!");
+  EXPECT_EQ(g.decode(ge.ids), "Hello world, héllo!");
+  std::vector<int32_t> one{ge.ids[1]};
+  EXPECT_EQ(g.decode(one), " world");
+}
