@@ -5,30 +5,21 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <random>
 
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
-#include "support/test_support.hpp"
+#include "support/tiny_model.hpp"
 
 namespace {
 
 constexpr int64_t kHidden = 8, kVocab = 20, kPositions = 12, kInter = 12;
 
-using Tensors = std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>;
+using Tensors = embed::testing::TinyTensors;
 
 Tensors random_weights(int layers, const std::string& prefix, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.5f);
   Tensors t;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, float base = 0.0f) {
-    int64_t n = 1;
-    for (auto d : shape) n *= d;
-    std::vector<float> v(static_cast<std::size_t>(n));
-    for (auto& x : v) x = base + normal(rng);
-    t[prefix + name] = {std::move(shape), std::move(v)};
+    embed::testing::add_random_tensor(t, prefix + name, std::move(shape), seed, base);
   };
   add("embeddings.word_embeddings.weight", {kVocab, kHidden});
   add("embeddings.position_embeddings.weight", {kPositions, kHidden});
@@ -56,28 +47,13 @@ Tensors random_weights(int layers, const std::string& prefix, unsigned seed) {
 // Writes config.json + model.safetensors into a fresh temp dir.
 std::filesystem::path write_model(const std::string& tag, const std::string& model_type, int pad_token_id,
                                   int layers, const Tensors& tensors) {
-  const auto dir = embed::testing::make_temp_dir(tag);
   const nlohmann::json config = {{"model_type", model_type}, {"hidden_size", kHidden},
                                  {"num_attention_heads", 2},  {"num_hidden_layers", layers},
                                  {"intermediate_size", kInter}, {"vocab_size", kVocab},
                                  {"max_position_embeddings", kPositions}, {"type_vocab_size", 1},
                                  {"pad_token_id", pad_token_id}, {"hidden_act", "gelu"},
                                  {"layer_norm_eps", 1e-5}};
-  std::ofstream(dir / "config.json") << config.dump(2);
-  nlohmann::json header = nlohmann::json::object();
-  std::string data;
-  for (const auto& [name, t] : tensors) {
-    const std::size_t begin = data.size();
-    data.append(reinterpret_cast<const char*>(t.second.data()), t.second.size() * sizeof(float));
-    header[name] = {{"dtype", "F32"}, {"shape", t.first}, {"data_offsets", {begin, data.size()}}};
-  }
-  std::string h = header.dump();
-  h.append((8 - h.size() % 8) % 8, ' ');
-  const uint64_t n = h.size();
-  std::ofstream f(dir / "model.safetensors", std::ios::binary);
-  f.write(reinterpret_cast<const char*>(&n), 8);
-  f << h << data;
-  return dir;
+  return embed::testing::write_tiny_model(tag, config, tensors);
 }
 
 std::vector<float> run(const std::filesystem::path& dir, const std::vector<int32_t>& ids) {
