@@ -1,0 +1,404 @@
+"""Runs the peer benchmark matrix and prints the table (called by bench/run_bench.sh; stdlib only).
+
+For each model shape and each row (corpus x threads x batch), every system runs on the SAME texts
+(a fixed subset file, the same for all systems of the row):
+  embed        build/engine_bench --model --threads --precision fp32|bf16|int8 --batch-size --corpus
+               (end to end: tokenize + encode + pool + normalize, as the engine's own program reports it)
+  onnxruntime  node bench/peers/ort_bench.js (fp32, and dynamic int8 when its export exists)
+  pytorch      bench/peers/torch_bench.py (Debian torch, eager fp32)
+The peers get token ids from HF tokenizers (npm @anush008/tokenizers), precomputed: their tokenization is
+NOT timed. Each run is a separate process; a failing system is reported and skipped, never fatal.
+Configuration comes from the environment (see bench/README.md).
+"""
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PEERS = os.path.join(ROOT, "bench", "peers")
+WORK = os.environ.get("BENCH_WORK", os.path.join(ROOT, "bench", "work"))
+SHARED_BENCH = os.environ.get("BENCH_INPUTS", os.path.join(ROOT, "..", "shared", "bench"))
+PY = os.environ.get("BENCH_PYTHON", "/usr/bin/python3")
+ENGINE = os.environ.get("BENCH_ENGINE", os.path.join(ROOT, "build", "engine_bench"))
+CLI = os.environ.get("BENCH_CLI", os.path.join(ROOT, "build", "embed"))
+TIMEOUT = int(os.environ.get("BENCH_RUN_TIMEOUT", "900"))
+LOG = os.path.join(WORK, "logs")
+
+
+def env_list(name, default):
+    return [x for x in os.environ.get(name, default).replace(",", " ").split() if x]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def loadavg():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return ["?"] * 3
+
+
+# ---------------------------------------------------------------- inputs
+def subset(corpus, n, tag):
+    """First n lines of ../shared/bench/<corpus>.txt -> WORK/inputs/<corpus>.<tag>.txt (same for all systems)."""
+    src = os.path.join(SHARED_BENCH, corpus + ".txt")
+    lines = [l.rstrip("\n") for l in open(src, encoding="utf-8")]
+    lines = [l for l in lines if l.strip()][:n]
+    os.makedirs(os.path.join(WORK, "inputs"), exist_ok=True)
+    path = os.path.join(WORK, "inputs", f"{corpus}.{tag}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def tokenize(model_dir, txt):
+    out = txt[:-4] + "." + os.path.basename(model_dir) + ".ids.jsonl"
+    r = subprocess.run(["node", os.path.join(PEERS, "tokenize.js"), model_dir, txt, out], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("tokenize.js failed: " + r.stderr.strip()[-400:])
+    ids = [json.loads(l) for l in open(out) if l.strip()]
+    return out, ids
+
+
+def check_embed_tokenizer(model_dir, txt, ref_ids):
+    """Our CLI's ids vs HF tokenizers' on the same texts (informational)."""
+    if not os.access(CLI, os.X_OK):
+        return "embed CLI not built"
+    try:
+        r = subprocess.run([CLI, "tokenize", "-m", model_dir], stdin=open(txt), capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return "embed tokenize timed out"
+    if r.returncode != 0:
+        return f"embed tokenize failed (rc {r.returncode}): {r.stderr.strip()[-200:]}"
+    got = []
+    for l in r.stdout.splitlines():
+        try:
+            got.append(json.loads(l)["ids"])
+        except (ValueError, KeyError, TypeError):
+            return "embed tokenize output not parseable (" + l[:80] + ")"
+    if len(got) != len(ref_ids):
+        return f"embed tokenize gave {len(got)} lines for {len(ref_ids)} texts"
+    bad = sum(1 for a, b in zip(got, ref_ids) if a != b)
+    return f"embed tokenize vs HF tokenizers: {len(ref_ids) - bad}/{len(ref_ids)} texts identical ids"
+
+
+# ---------------------------------------------------------------- systems
+def run_json(cmd, env=None, tag=""):
+    os.makedirs(LOG, exist_ok=True)
+    t0 = time.time()
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {TIMEOUT} s"
+    with open(os.path.join(LOG, tag + ".log"), "w") as f:
+        f.write(" ".join(cmd) + "\n--- stdout\n" + r.stdout + "\n--- stderr\n" + r.stderr)
+    if r.returncode != 0:
+        tail = [l for l in r.stderr.strip().splitlines() if l.strip()][-1:] or ["(no stderr)"]
+        return None, f"exit {r.returncode}: {tail[0][:160]}"
+    for line in reversed(r.stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                d = json.loads(line)
+                d["wall_s"] = time.time() - t0
+                return d, None
+            except ValueError:
+                pass
+    return None, "no JSON result line"
+
+
+def torch_env(spin):
+    env = dict(os.environ)
+    ob = os.path.join(WORK, "openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-openmp")
+    if os.path.isdir(ob):
+        env["LD_LIBRARY_PATH"] = ob + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    flags = open("/proc/cpuinfo").read()
+    if "OPENBLAS_CORETYPE" not in env and " avx512f" in flags:
+        env["OPENBLAS_CORETYPE"] = "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
+    env["MALLOC_MMAP_MAX_"] = "0"
+    if spin == "0":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return env
+
+
+def parse_engine_output(text):
+    """engine_bench's result: a JSON line if it prints one, else 'N texts/s', 'N tokens/s', 'median N ms'."""
+    res = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        for k, v in d.items():
+            if not isinstance(v, (int, float)):
+                continue
+            n = re.sub(r"[^a-z0-9]", "", k.lower())
+            if n.startswith("textsper") and "best" not in n and "min" not in n and "max" not in n:
+                res.setdefault("texts_per_s", v)
+            elif n.startswith("tokensper") and "best" not in n and "min" not in n and "max" not in n:
+                res.setdefault("tokens_per_s", v)
+            elif "latency" in n and ("median" in n or "p50" in n):
+                res.setdefault("latency_ms_median", v * (1e3 if n.endswith("s") and not n.endswith("ms") else 1))
+            elif n in ("texts", "ntexts"):
+                res.setdefault("texts", v)
+            elif n in ("tokens", "ntokens"):
+                res.setdefault("tokens", v)
+    if "texts_per_s" not in res:
+        m = re.search(r"([\d.]+)\s*texts/s", text)
+        if m:
+            res["texts_per_s"] = float(m.group(1))
+        m = re.search(r"([\d.]+)\s*tokens/s", text)
+        if m:
+            res["tokens_per_s"] = float(m.group(1))
+        m = re.search(r"median[^\d\n]*([\d.]+)\s*ms", text)
+        if m:
+            res["latency_ms_median"] = float(m.group(1))
+    return res
+
+
+def run_engine(model_dir, txt, threads, batch, precision, tag):
+    cmd = [ENGINE, "--model", model_dir, "--threads", str(threads), "--precision", precision,
+           "--batch-size", str(batch), "--corpus", txt]
+    os.makedirs(LOG, exist_ok=True)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {TIMEOUT} s"
+    with open(os.path.join(LOG, tag + ".log"), "w") as f:
+        f.write(" ".join(cmd) + "\n--- stdout\n" + r.stdout + "\n--- stderr\n" + r.stderr)
+    if r.returncode != 0:
+        tail = [l for l in r.stderr.strip().splitlines() if l.strip()][-1:] or ["(no stderr)"]
+        return None, f"exit {r.returncode}: {tail[0][:160]}"
+    d = parse_engine_output(r.stdout + "\n" + r.stderr)
+    if "texts_per_s" not in d and "latency_ms_median" not in d:
+        return None, "could not read texts/s or latency from engine_bench output (see " + tag + ".log)"
+    d.update(system="embed", precision=precision, threads=threads, batch=batch)
+    return d, None
+
+
+# ---------------------------------------------------------------- accuracy
+def cosines(a, b):
+    out = []
+    for x, y in zip(a, b):
+        dot = sum(p * q for p, q in zip(x, y))
+        nx = sum(p * p for p in x) ** 0.5
+        ny = sum(q * q for q in y) ** 0.5
+        out.append(dot / (nx * ny) if nx and ny else 0.0)
+    return out
+
+
+def embed_cli_embeddings(model_dir, txt, n, precision):
+    if not os.access(CLI, os.X_OK):
+        return None, "embed CLI not built"
+    lines = open(txt, encoding="utf-8").read().splitlines()[:n]
+    try:
+        r = subprocess.run([CLI, "encode", "-m", model_dir, "--format", "jsonl", "--precision", precision],
+                           input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return None, "timed out"
+    if r.returncode != 0:
+        return None, f"exit {r.returncode}: {r.stderr.strip()[-160:]}"
+    embs = {}
+    for l in r.stdout.splitlines():
+        try:
+            d = json.loads(l)
+            embs[d["index"]] = d["embedding"]
+        except (ValueError, KeyError, TypeError):
+            return None, "output not parseable: " + l[:80]
+    if len(embs) != len(lines):
+        return None, f"{len(embs)} embeddings for {len(lines)} texts"
+    return [embs[i] for i in range(len(lines))], None
+
+
+# ---------------------------------------------------------------- table
+def fmt(v, nd=0):
+    if v is None:
+        return "-"
+    if nd == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{nd}f}"
+
+
+def main():
+    models = env_list("BENCH_MODELS", "minilm-l6 mpnet-base")
+    threads_list = [int(t) for t in env_list("BENCH_THREADS", "1 2")]
+    spin = os.environ.get("BENCH_SPIN", "auto")
+    la = loadavg()
+    ncpu = os.cpu_count() or 1
+    if spin == "auto":
+        spin = "0" if float(la[0]) > 0.5 * ncpu else "default"
+    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    engine_precisions = env_list("BENCH_EMBED_PRECISIONS", "fp32 bf16 int8")
+    have = {
+        "ort": os.path.isdir(os.path.join(PEERS, "node_modules", "onnxruntime-node")),
+        "torch": subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode == 0,
+        "engine": os.access(ENGINE, os.X_OK),
+    }
+    skipped = []
+    if not have["engine"]:
+        skipped.append(f"embed: {os.path.relpath(ENGINE, ROOT)} not built (bench/engine_bench.cpp missing or build failed): embed rows skipped")
+    if not have["ort"]:
+        skipped.append("onnxruntime: npm onnxruntime-node not installed: ORT rows skipped")
+    if not have["torch"]:
+        skipped.append("pytorch: python3-torch not importable: PyTorch rows (and ONNX export) skipped")
+
+    # per model: subset sizes (texts) for sentences / passages at batch 32, and the batch-1 texts
+    sizes = {
+        "minilm-l6": (int(os.environ.get("BENCH_SENTENCES", "512")), int(os.environ.get("BENCH_PASSAGES", "64")),
+                      int(os.environ.get("BENCH_LATENCY_TEXTS", "64"))),
+        "mpnet-base": (int(os.environ.get("BENCH_SENTENCES_BASE", "128")), int(os.environ.get("BENCH_PASSAGES_BASE", "16")),
+                       int(os.environ.get("BENCH_LATENCY_TEXTS_BASE", "32"))),
+    }
+    results, notes = [], []
+    t_start = time.time()
+    for model in models:
+        mdir = os.path.join(WORK, model)
+        if not os.path.isfile(os.path.join(mdir, "config.json")):
+            skipped.append(f"{model}: model directory missing ({mdir}): skipped")
+            continue
+        cfg = json.load(open(os.path.join(mdir, "config.json")))
+        pad_id = cfg.get("pad_token_id", 0) if cfg["model_type"] == "mpnet" else 0
+        n_sent, n_pass, n_lat = sizes.get(model, sizes["mpnet-base"])
+        rows = [("sentences", n_sent, 32), ("passages", n_pass, 32), ("sentences", n_lat, 1)]
+        onnx32 = os.path.join(mdir, "model.onnx")
+        onnx8 = os.path.join(mdir, "model.int8.onnx")
+        for corpus, n, batch in rows:
+            txt = subset(corpus, n, f"first{n}")
+            try:
+                ids_file, ids = tokenize(mdir, txt)
+            except Exception as e:  # noqa: BLE001
+                skipped.append(f"{model} {corpus}: tokenization for the peers failed ({e}): peers skipped")
+                ids_file, ids = None, None
+            if ids is not None and batch == 32 and corpus == "sentences":
+                notes.append(f"{model}: " + check_embed_tokenizer(mdir, txt, ids))
+            ntok = sum(len(t) for t in ids) if ids else None
+            for threads in threads_list:
+                row = dict(model=model, corpus=corpus, texts=n, tokens=ntok, batch=batch, threads=threads)
+                tag = f"{model}.{corpus}{n}.b{batch}.t{threads}"
+                log(f"[{time.time() - t_start:6.0f}s] {tag} (load {' '.join(loadavg())})")
+                runs = []
+                if have["engine"]:
+                    for p in engine_precisions:
+                        runs.append(("embed", p, lambda p=p: run_engine(mdir, txt, threads, batch, p, tag + f".embed.{p}")))
+                if have["ort"] and ids_file:
+                    common = ["--ids", ids_file, "--threads", str(threads), "--batch", str(batch), "--repeats", str(repeats),
+                              "--pad-id", str(pad_id), "--corpus", corpus]
+                    if spin != "default":
+                        common += ["--spin", spin]
+                    if os.path.isfile(onnx32):
+                        runs.append(("onnxruntime", "fp32", lambda c=common: run_json(
+                            ["node", os.path.join(PEERS, "ort_bench.js"), "--model", onnx32, "--precision", "fp32"] + c, tag=tag + ".ort.fp32")))
+                    if os.path.isfile(onnx8):
+                        runs.append(("onnxruntime", "int8", lambda c=common: run_json(
+                            ["node", os.path.join(PEERS, "ort_bench.js"), "--model", onnx8, "--precision", "int8"] + c, tag=tag + ".ort.int8")))
+                if have["torch"] and ids_file:
+                    runs.append(("pytorch", "fp32", lambda: run_json(
+                        [PY, os.path.join(PEERS, "torch_bench.py"), "--model", mdir, "--ids", ids_file, "--threads", str(threads),
+                         "--batch", str(batch), "--repeats", str(repeats), "--corpus", corpus], env=torch_env(spin), tag=tag + ".torch.fp32")))
+                for system, prec, fn in runs:
+                    d, err = fn()
+                    rec = dict(row, system=system, precision=prec, error=err)
+                    if d:
+                        for k in ("texts_per_s", "tokens_per_s", "latency_ms_median", "texts_per_s_best", "latency_ms_min", "padded_tokens"):
+                            if k in d:
+                                rec[k] = d[k]
+                        if rec.get("tokens_per_s") is None and rec.get("texts_per_s") and ntok:
+                            rec["tokens_per_s"] = rec["texts_per_s"] * ntok / n
+                    log(f"    {system:11s} {prec:5s} " + (err or f"{rec.get('texts_per_s', 0):9.1f} texts/s  "
+                                                             f"{rec.get('tokens_per_s') or 0:9.0f} tok/s  "
+                                                             f"lat {rec.get('latency_ms_median') or 0:8.2f} ms"))
+                    results.append(rec)
+        # accuracy on the first 64 sentences: everything vs PyTorch fp32 (the reference function)
+        if have["torch"] and ids is not None:
+            txt = subset("sentences", 64, "first64")
+            ids_file, ids = tokenize(mdir, txt)
+            dumps = {}
+            d, err = run_json([PY, os.path.join(PEERS, "torch_bench.py"), "--model", mdir, "--ids", ids_file, "--threads", "1",
+                               "--batch", "32", "--repeats", "1", "--dump-embeddings", os.path.join(WORK, f"{model}.emb.torch.json")],
+                              env=torch_env(spin), tag=f"{model}.acc.torch")
+            if d:
+                ref = json.load(open(os.path.join(WORK, f"{model}.emb.torch.json")))
+                for prec, path in (("fp32", onnx32), ("int8", onnx8)):
+                    if have["ort"] and os.path.isfile(path):
+                        out = os.path.join(WORK, f"{model}.emb.ort.{prec}.json")
+                        d2, err2 = run_json(["node", os.path.join(PEERS, "ort_bench.js"), "--model", path, "--ids", ids_file,
+                                             "--threads", "1", "--batch", "32", "--repeats", "1", "--pad-id", str(pad_id),
+                                             "--dump-embeddings", out], tag=f"{model}.acc.ort.{prec}")
+                        if d2:
+                            c = cosines(ref, json.load(open(out)))
+                            notes.append(f"{model}: onnxruntime {prec} vs PyTorch fp32 sentence embeddings, 64 texts: min cosine {min(c):.6f}")
+                for prec in engine_precisions:
+                    e, err3 = embed_cli_embeddings(mdir, txt, 64, prec)
+                    if e:
+                        c = cosines(ref, e)
+                        notes.append(f"{model}: embed {prec} (CLI, end to end) vs PyTorch fp32, 64 texts: min cosine {min(c):.6f}")
+                    else:
+                        notes.append(f"{model}: embed {prec} accuracy not measured ({err3})")
+    la_end = loadavg()
+
+    # ---- the table
+    out = []
+    P = out.append
+    P(f"# embed peer benchmark  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
+    P("")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    P(f"machine: {cpu}, {ncpu} CPUs; load average at start {' '.join(la)}, at end {' '.join(la_end)} "
+      f"(other processes share these cores: compare ratios, not absolute numbers)")
+    P(f"thread spinning: {'off (ORT allow_spinning=0, OMP_WAIT_POLICY=PASSIVE) because the machine was loaded' if spin == '0' else 'library defaults'}; "
+      f"repeats {repeats} (median pass shown, best in the JSON)")
+    P("peers: token ids precomputed by HF tokenizers, tokenization NOT timed; batches sorted by length and padded to the "
+      "batch's longest (sentence-transformers); pooling + normalize inside the timed call. embed: end to end "
+      "(tokenize + encode + pool + normalize) as build/engine_bench reports it. tokens = non-padding tokens.")
+    P("")
+    P("| model | corpus (texts, tokens) | batch | threads | system | precision | texts/s | tokens/s | median latency ms | vs ORT fp32 |")
+    P("|---|---|---|---|---|---|---|---|---|---|")
+    key = lambda r: (r["model"], r["corpus"], r["batch"], r["threads"])
+    base = {key(r): r for r in results if r["system"] == "onnxruntime" and r["precision"] == "fp32" and not r["error"]}
+    base8 = {key(r): r for r in results if r["system"] == "onnxruntime" and r["precision"] == "int8" and not r["error"]}
+    for r in results:
+        if r["error"]:
+            P(f"| {r['model']} | {r['corpus']} ({r['texts']}, {fmt(r['tokens'])}) | {r['batch']} | {r['threads']} | {r['system']} | "
+              f"{r['precision']} | failed: {r['error']} | | | |")
+            continue
+        b = base.get(key(r))
+        ratio = "-"
+        if b and r is not b:
+            if r["batch"] == 1 and r.get("latency_ms_median") and b.get("latency_ms_median"):
+                ratio = f"latency {r['latency_ms_median'] / b['latency_ms_median']:.2f}x"
+            elif r.get("texts_per_s") and b.get("texts_per_s"):
+                ratio = f"{r['texts_per_s'] / b['texts_per_s']:.2f}x"
+            if r["system"] == "embed" and r["precision"] == "int8" and key(r) in base8:
+                b8 = base8[key(r)]
+                if r["batch"] == 1 and r.get("latency_ms_median") and b8.get("latency_ms_median"):
+                    ratio += f" (vs ORT int8: latency {r['latency_ms_median'] / b8['latency_ms_median']:.2f}x)"
+                elif r.get("texts_per_s") and b8.get("texts_per_s"):
+                    ratio += f" (vs ORT int8: {r['texts_per_s'] / b8['texts_per_s']:.2f}x)"
+        P(f"| {r['model']} | {r['corpus']} ({r['texts']}, {fmt(r['tokens'])}) | {r['batch']} | {r['threads']} | {r['system']} | "
+          f"{r['precision']} | {fmt(r.get('texts_per_s'), 1)} | {fmt(r.get('tokens_per_s'))} | {fmt(r.get('latency_ms_median'), 2)} | {ratio} |")
+    P("")
+    for n in notes:
+        P("- " + n)
+    for s in skipped:
+        P("- SKIPPED " + s)
+    P(f"- total time {time.time() - t_start:.0f} s; raw results: bench/work/results.jsonl, logs: bench/work/logs/")
+    text = "\n".join(out)
+    print(text)
+    with open(os.path.join(WORK, "results.jsonl"), "w") as f:
+        for r in results:
+            f.write(json.dumps(r) + "\n")
+    with open(os.path.join(WORK, "results.md"), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
