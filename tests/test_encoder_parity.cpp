@@ -12,7 +12,7 @@ using embed::testing::ModelFixture;
 
 namespace {
 
-const std::vector<std::string> kFixtures = {"bert-tiny", "mpnet-tiny"};
+const std::vector<std::string> kFixtures = {"bert-tiny", "mpnet-tiny", "deberta-v3-tiny"};
 
 constexpr double kTokenTolerance = 1e-4;
 constexpr double kPooledTolerance = 1e-5;

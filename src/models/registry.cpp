@@ -9,12 +9,14 @@ namespace embed::models {
 // Factories, defined in each architecture's file.
 std::unique_ptr<Encoder> create_bert(EncoderContext&, io::WeightStore&);
 std::unique_ptr<Encoder> create_roberta(EncoderContext&, io::WeightStore&);
+std::unique_ptr<Encoder> create_deberta_v2(EncoderContext&, io::WeightStore&);
 std::unique_ptr<Encoder> create_mpnet(EncoderContext&, io::WeightStore&);
 
 namespace {
 const std::map<std::string, EncoderFactory>& registry() {
   static const std::map<std::string, EncoderFactory> table = {
       {"bert", create_bert},
+      {"deberta-v2", create_deberta_v2},
       {"roberta", create_roberta},
       {"xlm-roberta", create_roberta},
       {"mpnet", create_mpnet},
