@@ -119,12 +119,32 @@ def torch_env(spin):
     ob = os.path.join(WORK, "openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-openmp")
     if os.path.isdir(ob):
         env["LD_LIBRARY_PATH"] = ob + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
-    flags = open("/proc/cpuinfo").read()
-    if "OPENBLAS_CORETYPE" not in env and " avx512f" in flags:
-        env["OPENBLAS_CORETYPE"] = "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
+    if OPENBLAS_CORETYPE:
+        env["OPENBLAS_CORETYPE"] = OPENBLAS_CORETYPE
     env["MALLOC_MMAP_MAX_"] = "0"
     if spin == "0":
         env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return env
+
+
+def _coretype():
+    """OpenBLAS 0.3.21 does not know this CPU: name its AVX-512 kernels (the machine's environment may say Haswell).
+    BENCH_OPENBLAS_CORETYPE overrides; used for every system that links OpenBLAS (PyTorch, embed)."""
+    if os.environ.get("BENCH_OPENBLAS_CORETYPE"):
+        return os.environ["BENCH_OPENBLAS_CORETYPE"]
+    flags = open("/proc/cpuinfo").read()
+    if " avx512f" in flags:
+        return "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
+    return os.environ.get("OPENBLAS_CORETYPE")
+
+
+OPENBLAS_CORETYPE = _coretype()
+
+
+def engine_env():
+    env = dict(os.environ)
+    if OPENBLAS_CORETYPE:
+        env["OPENBLAS_CORETYPE"] = OPENBLAS_CORETYPE
     return env
 
 
@@ -171,7 +191,7 @@ def run_engine(model_dir, txt, threads, batch, precision, tag):
            "--batch-size", str(batch), "--corpus", txt]
     os.makedirs(LOG, exist_ok=True)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=engine_env())
     except subprocess.TimeoutExpired:
         return None, f"timed out after {TIMEOUT} s"
     with open(os.path.join(LOG, tag + ".log"), "w") as f:
@@ -203,7 +223,7 @@ def embed_cli_embeddings(model_dir, txt, n, precision):
     lines = open(txt, encoding="utf-8").read().splitlines()[:n]
     try:
         r = subprocess.run([CLI, "encode", "-m", model_dir, "--format", "jsonl", "--precision", precision],
-                           input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=600)
+                           input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=600, env=engine_env())
     except subprocess.TimeoutExpired:
         return None, "timed out"
     if r.returncode != 0:
@@ -355,7 +375,8 @@ def main():
     P(f"machine: {cpu}, {ncpu} CPUs; load average at start {' '.join(la)}, at end {' '.join(la_end)} "
       f"(other processes share these cores: compare ratios, not absolute numbers)")
     P(f"thread spinning: {'off (ORT allow_spinning=0, OMP_WAIT_POLICY=PASSIVE) because the machine was loaded' if spin == '0' else 'library defaults'}; "
-      f"repeats {repeats} (median pass shown, best in the JSON)")
+      f"repeats {repeats} (median pass shown, best in the JSON); OPENBLAS_CORETYPE={OPENBLAS_CORETYPE} for PyTorch and embed; "
+      f"PyTorch: OpenBLAS (OpenMP build) first on LD_LIBRARY_PATH, MALLOC_MMAP_MAX_=0")
     P("peers: token ids precomputed by HF tokenizers, tokenization NOT timed; batches sorted by length and padded to the "
       "batch's longest (sentence-transformers); pooling + normalize inside the timed call. embed: end to end "
       "(tokenize + encode + pool + normalize) as build/engine_bench reports it. tokens = non-padding tokens.")
