@@ -121,6 +121,12 @@ TEST(PytorchBin, DeflatedEntriesAreInflated) {
   expect_same_tensors(*open_pytorch_bin(case_path("mixed-deflated.bin")), *open_safetensors(case_path("mixed.safetensors")));
 }
 
+TEST(PytorchBin, Zip64ArchivesAreRead) {
+  auto bin = open_pytorch_bin(case_path("mixed-zip64.bin"));
+  expect_same_tensors(*bin, *open_safetensors(case_path("mixed.safetensors")));
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(bin->tensors().at("f32").data) % 64, 0u);
+}
+
 TEST(PytorchBin, BigEndianFilesAreByteSwapped) {
   expect_same_tensors(*open_pytorch_bin(case_path("mixed-bigendian.bin")), *open_safetensors(case_path("mixed.safetensors")));
 }

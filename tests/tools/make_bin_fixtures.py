@@ -6,6 +6,7 @@
                                              a scalar, an empty tensor; mixed.safetensors holds the
                                              same tensors (contiguous) to compare with
   tests/data/bin/cases/mixed-deflated.bin    mixed.bin re-zipped with deflate
+  tests/data/bin/cases/mixed-zip64.bin       mixed.bin rewritten as a zip64 archive (as files over 4 GiB are)
   tests/data/bin/cases/mixed-bigendian.bin   mixed.bin with byteorder "big" and byte-swapped storages
   tests/data/bin/cases/legacy.bin            torch.save(..., _use_new_zipfile_serialization=False)
   tests/data/bin/cases/complex.bin           a complex64 tensor (unsupported dtype)
@@ -84,6 +85,37 @@ def write_zip(path, entries, compression=zipfile.ZIP_STORED):
     with zipfile.ZipFile(path, "w", compression=compression) as z:
         for name, data in entries:
             z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, compress_type=compression)
+
+
+def write_zip64(path, entries):
+    """A stored zip64 archive, as torch.save writes for files over 4 GiB: every size and offset in the
+    central directory is 0xffffffff with the real value in the zip64 extra field, and the end record
+    points at a zip64 end record. Entries are 64-byte aligned through padding in the local extra field."""
+    out = bytearray()
+    central = []
+    for name, data in entries:
+        fname = name.encode()
+        crc = zipfile.crc32(data) & 0xffffffff
+        offset = len(out)
+        z64 = struct.pack("<HHQQ", 1, 16, len(data), len(data))
+        pad = -(offset + 30 + len(fname) + len(z64) + 4) % 64
+        extra = z64 + struct.pack("<HH", 0x4650, pad) + b"Z" * pad  # 'FB' padding record, as torch writes
+        out += struct.pack("<IHHHHHIIIHH", 0x04034b50, 45, 0, 0, 0, 0x21, crc, 0xffffffff, 0xffffffff,
+                           len(fname), len(extra)) + fname + extra
+        assert len(out) % 64 == 0
+        out += data
+        cextra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset)
+        central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 45, 45, 0, 0, 0, 0x21, crc, 0xffffffff,
+                                   0xffffffff, len(fname), len(cextra), 0, 0, 0, 0, 0xffffffff) + fname + cextra)
+    cd_offset = len(out)
+    cd = b"".join(central)
+    out += cd
+    z64_end = len(out)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, len(entries), len(entries), len(cd), cd_offset)
+    out += struct.pack("<IIQI", 0x07064b50, 0, z64_end, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xffff, 0xffff, 0xffffffff, 0xffffffff, 0)
+    with open(path, "wb") as f:
+        f.write(out)
 
 
 def read_zip(path):
@@ -174,6 +206,10 @@ def main():
 
     entries = read_zip(mixed)
     write_zip(os.path.join(CASES, "mixed-deflated.bin"), entries, zipfile.ZIP_DEFLATED)
+    write_zip64(os.path.join(CASES, "mixed-zip64.bin"), entries)
+    assert read_zip(os.path.join(CASES, "mixed-zip64.bin")) == entries
+    zip64 = torch.load(os.path.join(CASES, "mixed-zip64.bin"))
+    assert all(torch.equal(zip64[k], v) for k, v in sd.items())
 
     # Big-endian: swap each storage by its element size (from the pickle's storage types).
     pkl = next(d for n, d in entries if n.endswith("/data.pkl"))
