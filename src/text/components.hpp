@@ -29,7 +29,8 @@ class BertNormalizer : public Normalizer {
 
 enum class UnicodeForm { NFC, NFD, NFKC, NFKD };
 void unicode_normalize(NormalizedString& s, UnicodeForm form);
-void strip_nonspacing_marks(NormalizedString& s);
+void strip_nonspacing_marks(NormalizedString& s);  // Mn (BertNormalizer)
+void strip_combining_marks(NormalizedString& s);   // M* (StripAccents normalizer)
 
 class UnicodeNormalizer : public Normalizer {
  public:
@@ -45,7 +46,7 @@ class LowercaseNormalizer : public Normalizer {
 };
 class StripAccentsNormalizer : public Normalizer {
  public:
-  void normalize(NormalizedString& s) const override { strip_nonspacing_marks(s); }
+  void normalize(NormalizedString& s) const override { strip_combining_marks(s); }
 };
 class StripNormalizer : public Normalizer {
  public:
@@ -102,9 +103,6 @@ class WhitespacePreTokenizer : public PreTokenizer {
  public:
   WhitespacePreTokenizer();
   void pre_tokenize(PreTokenizedString& s) const override;
-
- private:
-  std::shared_ptr<Regex> re_;
 };
 class WhitespaceSplitPreTokenizer : public PreTokenizer {
  public:

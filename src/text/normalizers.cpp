@@ -117,6 +117,20 @@ void strip_nonspacing_marks(NormalizedString& s) {
   s.filter([](char32_t c) { return !is_mark_nonspacing(c); });
 }
 
+void strip_combining_marks(NormalizedString& s) {
+  bool ascii = std::all_of(s.normalized().begin(), s.normalized().end(),
+                           [](char ch) { return static_cast<unsigned char>(ch) < 0x80; });
+  if (ascii) return;
+  s.filter([](char32_t c) { return !is_mark(c); });
+}
+
+// Primary composite of (a, b), or 0.
+static char32_t compose_pair(char32_t a, char32_t b) {
+  utf8proc_int32_t buf[2] = {static_cast<utf8proc_int32_t>(a), static_cast<utf8proc_int32_t>(b)};
+  utf8proc_ssize_t n = utf8proc_normalize_utf32(buf, 2, static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE));
+  return n == 1 ? static_cast<char32_t>(buf[0]) : 0;
+}
+
 void unicode_normalize(NormalizedString& s, UnicodeForm form) {
   const std::string& n = s.normalized();
   if (std::all_of(n.begin(), n.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x80; })) return;
@@ -125,68 +139,62 @@ void unicode_normalize(NormalizedString& s, UnicodeForm form) {
   std::vector<char32_t> chars = decode_all(n);
   std::vector<NormalizedString::Change> cs;
   cs.reserve(chars.size() + 8);
-  if (!compose) {
-    // Per-char decomposition: (first, 0), (rest, +1); then canonical reordering of mark runs.
-    int opts = UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0);
-    for (char32_t c : chars) {
-      utf8proc_int32_t buf[32];
-      int last = 0;
-      utf8proc_ssize_t m = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 32,
-                                                   static_cast<utf8proc_option_t>(opts), &last);
-      if (m <= 0) {
-        cs.push_back({c, 0});
-        continue;
-      }
-      for (utf8proc_ssize_t k = 0; k < m; ++k) cs.push_back({static_cast<char32_t>(buf[k]), k > 0 ? 1 : 0});
+  // 1. Per-char decomposition: (first, 0), (rest, +1) as unicode-normalization-alignments does.
+  int opts = UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0);
+  for (char32_t c : chars) {
+    if (c < 0x80) {
+      cs.push_back({c, 0});
+      continue;
     }
-    // canonical ordering
-    std::size_t i = 0;
-    while (i < cs.size()) {
-      if (ccc(cs[i].c) == 0) {
-        ++i;
-        continue;
-      }
-      std::size_t j = i;
-      while (j < cs.size() && ccc(cs[j].c) != 0) ++j;
-      if (j - i > 1)
-        std::stable_sort(cs.begin() + static_cast<std::ptrdiff_t>(i), cs.begin() + static_cast<std::ptrdiff_t>(j),
-                         [](const auto& a, const auto& b) { return ccc(a.c) < ccc(b.c); });
-      i = j;
+    utf8proc_int32_t buf[32];
+    int last = 0;
+    utf8proc_ssize_t m = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 32,
+                                                 static_cast<utf8proc_option_t>(opts), &last);
+    if (m <= 0) {
+      cs.push_back({c, 0});
+      continue;
     }
-  } else {
-    // Segments: a starter and the non-starters after it (Hangul jamo V/T stay with their L).
-    auto is_boundary = [](char32_t c) {
-      if ((c >= 0x1161 && c <= 0x1175) || (c >= 0x11A8 && c <= 0x11C2)) return false;
-      return ccc(c) == 0;
-    };
-    int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (compat ? UTF8PROC_COMPAT : 0);
-    std::size_t i = 0;
-    while (i < chars.size()) {
-      std::size_t j = i + 1;
-      while (j < chars.size() && !is_boundary(chars[j])) ++j;
-      std::string seg;
-      for (std::size_t k = i; k < j; ++k) append_utf8(seg, chars[k]);
-      utf8proc_uint8_t* out = nullptr;
-      utf8proc_ssize_t r = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(seg.data()),
-                                        static_cast<utf8proc_ssize_t>(seg.size()), &out,
-                                        static_cast<utf8proc_option_t>(opts));
-      std::vector<char32_t> res;
-      if (r >= 0 && out) res = decode_all(std::string_view(reinterpret_cast<char*>(out), static_cast<std::size_t>(r)));
-      else res.assign(chars.begin() + static_cast<std::ptrdiff_t>(i), chars.begin() + static_cast<std::ptrdiff_t>(j));
-      free(out);
-      std::size_t in = j - i;
-      for (std::size_t k = 0; k < res.size(); ++k) {
-        int change = 0;
-        if (k >= in) change = 1;
-        else if (k + 1 == res.size() && res.size() < in) change = -static_cast<int>(in - res.size());
-        cs.push_back({res[k], change});
-      }
-      if (res.empty() && in > 0) {
-        // everything removed: cannot express without a char; keep the original (rare)
-        for (std::size_t k = i; k < j; ++k) cs.push_back({chars[k], 0});
-      }
-      i = j;
+    for (utf8proc_ssize_t k = 0; k < m; ++k) cs.push_back({static_cast<char32_t>(buf[k]), k > 0 ? 1 : 0});
+  }
+  // 2. Canonical ordering of runs of non-starters.
+  for (std::size_t i = 0; i < cs.size();) {
+    if (ccc(cs[i].c) == 0) {
+      ++i;
+      continue;
     }
+    std::size_t j = i;
+    while (j < cs.size() && ccc(cs[j].c) != 0) ++j;
+    if (j - i > 1)
+      std::stable_sort(cs.begin() + static_cast<std::ptrdiff_t>(i), cs.begin() + static_cast<std::ptrdiff_t>(j),
+                       [](const auto& a, const auto& b) { return ccc(a.c) < ccc(b.c); });
+    i = j;
+  }
+  // 3. Canonical composition; a starter that absorbs a char takes over its change minus one.
+  if (compose) {
+    std::vector<NormalizedString::Change> out;
+    out.reserve(cs.size());
+    std::ptrdiff_t starter = -1;
+    int last_cc = -1;  // ccc of the last char kept after the starter; -1: none yet
+    for (const auto& ch : cs) {
+      int cc = ccc(ch.c);
+      if (starter >= 0 && (last_cc == -1 || (last_cc != 0 && last_cc < cc))) {
+        char32_t comp = compose_pair(out[static_cast<std::size_t>(starter)].c, ch.c);
+        if (comp) {
+          auto& st = out[static_cast<std::size_t>(starter)];
+          st.c = comp;
+          st.change += ch.change - 1;
+          continue;
+        }
+      }
+      if (cc == 0) {
+        starter = static_cast<std::ptrdiff_t>(out.size());
+        last_cc = -1;
+      } else {
+        last_cc = cc;
+      }
+      out.push_back(ch);
+    }
+    cs = std::move(out);
   }
   s.transform(cs, 0);
 }

@@ -82,7 +82,7 @@ bool TokenizerPipeline::is_special_id(int32_t id) const {
 
 namespace {
 
-bool is_word_char(char32_t c) { return c == '_' || is_alphanumeric(c); }
+bool is_word_char(char32_t c) { return is_rust_word_char(c); }
 
 char32_t last_char(std::string_view s) {
   std::size_t b = s.size() - 1;
@@ -186,6 +186,12 @@ Encoding TokenizerPipeline::encode_one(std::string_view text, int32_t type_id, b
   if (!matcher_) throw Error("tokenizer pipeline used before finalize()");
 
   std::vector<Split> splits;
+  std::string lossy_copy;
+  std::string_view original_text = text;
+  if (input.size() != text.size() || input != text) {
+    lossy_copy = input;
+    original_text = lossy_copy;
+  }
   {
     NormalizedString whole(std::move(input));
     // 1. added tokens that are matched on the raw text
@@ -217,11 +223,13 @@ Encoding TokenizerPipeline::encode_one(std::string_view text, int32_t type_id, b
     }
   }
   std::size_t n = e.ids.size();
-  e.offsets = e.byte_offsets;  // replaced by code point offsets once the final encoding is built
   e.type_ids.assign(n, type_id);
   e.attention_mask.assign(n, 1);
   e.special_tokens_mask.assign(n, 0);
   e.sequence_ids.assign(n, 0);
+  // tokenizers' encode_char_offsets: offsets become code points before post-processing (so offset
+  // trimming counts chars); byte offsets are derived from them at the end.
+  fill_char_offsets(e, original_text, 0);
   return e;
 }
 
@@ -312,6 +320,23 @@ void fill_char_offsets(Encoding& e, std::string_view text, int32_t seq) {
   }
 }
 
+void fill_byte_offsets(Encoding& e, std::string_view text, int32_t seq) {
+  // char index -> byte index (the char count maps to the byte length)
+  std::vector<std::size_t> pos;
+  pos.reserve(text.size() + 1);
+  for (std::size_t i = 0; i < text.size();) {
+    pos.push_back(i);
+    i += utf8_len_from_lead(static_cast<unsigned char>(text[i]));
+  }
+  pos.push_back(text.size());
+  e.byte_offsets.resize(e.offsets.size());
+  for (std::size_t i = 0; i < e.offsets.size(); ++i) {
+    if (e.sequence_ids[i] != seq) continue;
+    auto [s, t] = e.offsets[i];
+    e.byte_offsets[i] = {s < pos.size() ? pos[s] : s, t < pos.size() ? pos[t] : t};
+  }
+}
+
 static Encoding post_process(const TokenizerPipeline& p, Encoding a, std::optional<Encoding> b,
                              const TokenizeOptions& options) {
   if (options.truncation) {
@@ -331,7 +356,7 @@ Encoding TokenizerPipeline::encode(std::string_view text, const TokenizeOptions&
     text = lossy;
   }
   Encoding e = post_process(*this, encode_one(text, 0, options.lossy_utf8), std::nullopt, options);
-  fill_char_offsets(e, text, 0);
+  fill_byte_offsets(e, text, 0);
   return e;
 }
 
@@ -350,8 +375,8 @@ Encoding TokenizerPipeline::encode_pair(std::string_view a, std::string_view b, 
   ea.sequence_ids.assign(ea.ids.size(), 0);
   eb.sequence_ids.assign(eb.ids.size(), 1);
   Encoding e = post_process(*this, std::move(ea), std::move(eb), options);
-  fill_char_offsets(e, a, 0);
-  fill_char_offsets(e, b, 1);
+  fill_byte_offsets(e, a, 0);
+  fill_byte_offsets(e, b, 1);
   return e;
 }
 

@@ -215,6 +215,8 @@ class TokenizerPipeline {
 void truncate_encodings(Encoding& first, Encoding* pair, const TruncationOptions& options);
 // Converts the byte_offsets of `e` to code point offsets of `text` for tokens whose sequence id is `seq`.
 void fill_char_offsets(Encoding& e, std::string_view text, int32_t seq);
+// The reverse: byte_offsets from the code point offsets.
+void fill_byte_offsets(Encoding& e, std::string_view text, int32_t seq);
 
 template <class Keep>
 void NormalizedString::filter(Keep keep) {

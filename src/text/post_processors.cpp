@@ -163,7 +163,7 @@ void byte_level_trim_offsets(Encoding& e, bool add_prefix_space) {
     std::size_t leading = 0, trailing = 0;
     while (leading < chars.size() && is_sp(chars[leading])) ++leading;
     while (trailing < chars.size() && is_sp(chars[chars.size() - 1 - trailing])) ++trailing;
-    auto& off = e.byte_offsets[i];
+    auto& off = e.offsets[i];  // code points, as tokenizers' encode_char_offsets
     if (leading > 0 || trailing > 0) {
       if (leading > 0) {
         bool is_first = i == 0 || off.first == 0;

@@ -21,12 +21,29 @@ void BertPreTokenizer::pre_tokenize(PreTokenizedString& s) const {
   });
 }
 
-WhitespacePreTokenizer::WhitespacePreTokenizer() : re_(std::make_shared<Regex>(R"(\w+|[^\w\s]+)", "Whitespace")) {}
+WhitespacePreTokenizer::WhitespacePreTokenizer() {}
 
+// tokenizers' Whitespace: the Rust `regex` crate pattern \w+|[^\w\s]+ (not Oniguruma), so \w is
+// Unicode word: Alphabetic, marks, Nd, Pc and Join_Control (ZWNJ/ZWJ).
 void WhitespacePreTokenizer::pre_tokenize(PreTokenizedString& s) const {
   s.split([&](NormalizedString&& n) {
-    auto m = re_->find_matches(n.normalized());
-    for (auto& x : m) x.is_match = !x.is_match;
+    // matches: maximal runs of word chars and of non-word non-space chars; the rest is removed.
+    const std::string& str = n.normalized();
+    std::vector<PatternMatch> m;
+    if (str.empty()) {
+      m.push_back({{0, 0}, false});
+    } else {
+      std::size_t i = 0;
+      int prev = -1;  // 0 word, 1 other, 2 space
+      while (i < str.size()) {
+        std::size_t b = i;
+        char32_t c = next_char(str, i);
+        int k = is_rust_word_char(c) ? 0 : is_whitespace(c) ? 2 : 1;
+        if (!m.empty() && k == prev) m.back().span.second = i;
+        else m.push_back({{b, i}, k == 2});  // is_match (after inversion): whitespace is removed
+        prev = k;
+      }
+    }
     return split_normalized(n, m, SplitBehavior::Removed);
   });
 }
@@ -46,7 +63,8 @@ void PunctuationPreTokenizer::pre_tokenize(PreTokenizedString& s) const {
 
 void DigitsPreTokenizer::pre_tokenize(PreTokenizedString& s) const {
   s.split([&](NormalizedString&& n) {
-    return split_normalized(n, find_char_matches(n.normalized(), [](char32_t c) { return c >= '0' && c <= '9'; }),
+    // Rust char::is_numeric: general categories Nd, Nl, No
+    return split_normalized(n, find_char_matches(n.normalized(), [](char32_t c) { return c < 0x80 ? (c >= '0' && c <= '9') : is_number(c); }),
                             individual_ ? SplitBehavior::Isolated : SplitBehavior::Contiguous);
   });
 }

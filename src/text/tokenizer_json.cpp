@@ -21,7 +21,10 @@
 #include "text/components.hpp"
 #include "text/unicode.hpp"
 // Sentencepiece components (the sentencepiece engineer's headers) go here:
-// #include "text/unigram.hpp"
+#include "text/metaspace.hpp"
+#include "text/precompiled.hpp"
+#include "text/sp_decoders.hpp"
+#include "text/unigram.hpp"
 
 namespace embed::text {
 
@@ -78,7 +81,7 @@ static const std::unordered_map<std::string, NormalizerBuilder>& normalizer_tabl
       {"Replace", b_replace},
       {"Prepend", b_prepend},
       {"Sequence", b_seq_normalizer},
-      // {"Precompiled", build_precompiled_normalizer},
+      {"Precompiled", build_precompiled_normalizer},
   };
   return t;
 }
@@ -93,7 +96,7 @@ static const std::unordered_map<std::string, PreTokenizerBuilder>& pre_tokenizer
       {"Digits", b_digits},
       {"Split", b_split},
       {"Sequence", b_seq_pre},
-      // {"Metaspace", build_metaspace_pre_tokenizer},
+      {"Metaspace", build_metaspace_pre_tokenizer},
   };
   return t;
 }
@@ -102,7 +105,7 @@ static const std::unordered_map<std::string, ModelBuilder>& model_table() {
   static const std::unordered_map<std::string, ModelBuilder> t = {
       {"WordPiece", b_wordpiece},
       {"BPE", b_bpe},
-      // {"Unigram", build_unigram_model},
+      {"Unigram", build_unigram_model},
   };
   return t;
 }
@@ -125,10 +128,10 @@ static const std::unordered_map<std::string, DecoderBuilder>& decoder_table() {
       {"BPEDecoder", b_bpe_dec},
       {"Replace", b_replace_dec},
       {"Sequence", b_seq_dec},
-      // {"Metaspace", build_metaspace_decoder},
-      // {"ByteFallback", build_byte_fallback_decoder},
-      // {"Fuse", build_fuse_decoder},
-      // {"Strip", build_strip_decoder},
+      {"Metaspace", build_metaspace_decoder},
+      {"ByteFallback", build_byte_fallback_decoder},
+      {"Fuse", build_fuse_decoder},
+      {"Strip", build_strip_decoder},
   };
   return t;
 }
@@ -471,9 +474,29 @@ std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(const nlohmann::json& ro
       p->added_tokens.push_back(std::move(a));
     }
   }
+  p->model = build_model(top.child("model"));
+  {
+    // tokenizers adds the tokens one by one: a content already known keeps its id (model vocabulary
+    // first), a new one gets the next id after the vocabulary; the saved "id" is only checked there.
+    std::vector<AddedToken> kept;
+    std::unordered_map<std::string, int32_t> seen;
+    uint32_t vocab_size = static_cast<uint32_t>(p->model->vocab_size());
+    std::optional<uint32_t> max_id;
+    for (auto& a : p->added_tokens) {
+      if (a.content.empty() || seen.count(a.content)) continue;
+      if (auto id = p->model->token_to_id(a.content)) {
+        a.id = *id;
+      } else {
+        a.id = static_cast<int32_t>(!max_id ? vocab_size : (*max_id >= vocab_size || vocab_size == 0) ? *max_id + 1 : vocab_size);
+      }
+      seen[a.content] = a.id;
+      max_id = max_id ? std::max(*max_id, static_cast<uint32_t>(a.id)) : static_cast<uint32_t>(a.id);
+      kept.push_back(std::move(a));
+    }
+    p->added_tokens = std::move(kept);
+  }
   if (top.has("normalizer")) p->normalizer = build_normalizer(top.child("normalizer"));
   if (top.has("pre_tokenizer")) p->pre_tokenizer = build_pre_tokenizer(top.child("pre_tokenizer"));
-  p->model = build_model(top.child("model"));
   if (top.has("post_processor")) p->post_processor = build_post_processor(top.child("post_processor"));
   if (top.has("decoder")) p->decoder = build_decoder(top.child("decoder"));
   if (top.has("truncation")) {

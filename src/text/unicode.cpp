@@ -104,11 +104,25 @@ bool is_letter(char32_t c) {
   auto k = cat(c);
   return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
 }
+bool is_mark(char32_t c) {
+  auto k = cat(c);
+  return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
+}
+bool is_decimal_number(char32_t c) { return cat(c) == UTF8PROC_CATEGORY_ND; }
+bool is_letter_number(char32_t c) { return cat(c) == UTF8PROC_CATEGORY_NL; }
+bool is_connector_punctuation(char32_t c) { return cat(c) == UTF8PROC_CATEGORY_PC; }
 bool is_number(char32_t c) {
   auto k = cat(c);
   return k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO;
 }
 bool is_alphanumeric(char32_t c) { return is_letter(c) || is_number(c); }
+
+bool is_rust_word_char(char32_t c) {
+  if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  if (c == 0x200C || c == 0x200D) return true;
+  if (c >= 0x24B6 && c <= 0x24E9) return true;  // circled letters (So, Other_Alphabetic)
+  return is_letter(c) || is_mark(c) || is_decimal_number(c) || is_letter_number(c) || is_connector_punctuation(c);
+}
 
 int to_lowercase(char32_t c, char32_t out[3]) {
   if (c < 0x80) {

@@ -65,8 +65,14 @@ bool is_punctuation(char32_t c);  // general category P* (Pc Pd Pe Pf Pi Po Ps)
 bool is_other(char32_t c);        // general category C* (Cc Cf Cs Co Cn)
 bool is_mark_nonspacing(char32_t c);  // Mn
 bool is_letter(char32_t c);       // L*
+bool is_mark(char32_t c);         // M* (Mn Mc Me)
+bool is_decimal_number(char32_t c);  // Nd
+bool is_letter_number(char32_t c);   // Nl
+bool is_connector_punctuation(char32_t c);  // Pc
 bool is_number(char32_t c);       // N*
 bool is_alphanumeric(char32_t c); // Rust char::is_alphanumeric (approximated by L*, Nl, N*)
+// \w of the Rust `regex` crate: Alphabetic, marks, Nd, Pc, Join_Control.
+bool is_rust_word_char(char32_t c);
 // Rust char::to_lowercase (full mapping; U+0130 gives two chars). Returns the number written (1 or 2).
 int to_lowercase(char32_t c, char32_t out[3]);
 

@@ -1,0 +1,281 @@
+// Unigram model: tokenizers' models/unigram (encode_optimized) and sentencepiece 0.1.97's
+// unigram_model.cc Model::Encode (the same lattice-free Viterbi, f32 scores, spm piece types).
+#include "text/unigram.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <map>
+
+#include "embed/error.hpp"
+#include "text/tokenizer_json.hpp"
+#include "text/unicode.hpp"
+
+namespace embed::text {
+
+namespace {
+constexpr double kUnkPenalty = 10.0;
+}
+
+// ------------------------------------------------------------------ PieceTrie
+void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys) {
+  // Build a pointer trie with ordered children, then flatten it.
+  struct Tmp {
+    int32_t value = -1;
+    std::map<unsigned char, uint32_t> kids;
+  };
+  std::vector<Tmp> tmp(1);
+  for (const auto& [key, value] : keys) {
+    uint32_t n = 0;
+    for (char ch : key) {
+      auto c = static_cast<unsigned char>(ch);
+      auto it = tmp[n].kids.find(c);
+      if (it == tmp[n].kids.end()) {
+        tmp.push_back(Tmp{});
+        uint32_t id = static_cast<uint32_t>(tmp.size() - 1);
+        tmp[n].kids.emplace(c, id);
+        n = id;
+      } else {
+        n = it->second;
+      }
+    }
+    if (tmp[n].value < 0) tmp[n].value = value;  // first key wins
+  }
+  nodes_.assign(tmp.size(), Node{});
+  labels_.clear();
+  targets_.clear();
+  for (std::size_t i = 0; i < tmp.size(); ++i) {
+    nodes_[i].value = tmp[i].value;
+    nodes_[i].first = static_cast<uint32_t>(labels_.size());
+    nodes_[i].count = static_cast<uint32_t>(tmp[i].kids.size());
+    for (auto [c, t] : tmp[i].kids) {
+      labels_.push_back(c);
+      targets_.push_back(t);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ UnigramModel
+UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, const std::string& where)
+    : pieces_(std::move(pieces)), opt_(std::move(options)) {
+  if (opt_.unk_id && (*opt_.unk_id < 0 || static_cast<std::size_t>(*opt_.unk_id) >= pieces_.size()))
+    throw Error(where + ": unk_id " + std::to_string(*opt_.unk_id) + " is outside the vocabulary of " +
+                std::to_string(pieces_.size()) + " pieces");
+  std::vector<std::pair<std::string, int32_t>> keys;
+  keys.reserve(pieces_.size());
+  min_score_ = opt_.spm ? FLT_MAX : INFINITY;
+  max_score_ = opt_.spm ? FLT_MIN : -INFINITY;
+  for (std::size_t i = 0; i < pieces_.size(); ++i) {
+    const auto& p = pieces_[i];
+    int32_t id = static_cast<int32_t>(i);
+    if (opt_.spm) {
+      piece_to_index_.emplace(p.piece, id);  // sentencepiece keeps the first
+      bool normal = p.type == PieceType::Normal || p.type == PieceType::UserDefined || p.type == PieceType::Unused;
+      if (normal && !p.piece.empty()) keys.emplace_back(p.piece, id);
+      if (p.type == PieceType::Normal) {
+        min_score_ = std::min(min_score_, static_cast<double>(static_cast<float>(p.score)));
+        max_score_ = std::max(max_score_, static_cast<double>(static_cast<float>(p.score)));
+      }
+    } else {
+      piece_to_index_[p.piece] = id;  // tokenizers: HashMap insert, the last wins
+      if (!p.piece.empty()) keys.emplace_back(p.piece, id);
+      min_score_ = std::min(min_score_, p.score);
+    }
+  }
+  if (opt_.spm) {
+    // sentencepiece's trie: sorted unique keys; a duplicate key keeps the first id.
+    std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  trie_.build(keys);
+  for (int b = 0; b < 256; ++b) {
+    static const char* hx = "0123456789ABCDEF";
+    std::string name = std::string("<0x") + hx[b >> 4] + hx[b & 15] + ">";
+    auto it = piece_to_index_.find(name);
+    byte_index_[b] = it == piece_to_index_.end() ? -1 : it->second;
+    if (opt_.spm && byte_index_[b] >= 0 && pieces_[static_cast<std::size_t>(byte_index_[b])].type != PieceType::Byte)
+      byte_index_[b] = -1;
+  }
+}
+
+std::vector<UnigramModel::Segment> UnigramModel::viterbi(std::string_view s) const {
+  std::vector<Segment> out;
+  const std::size_t size = s.size();
+  if (size == 0) return out;
+  struct Node {
+    int32_t index = -1;
+    double score = 0;
+    std::size_t starts_at = SIZE_MAX;
+  };
+  std::vector<Node> best(size + 1);
+  if (opt_.spm) {
+    const float unk_score = static_cast<float>(min_score_) - static_cast<float>(kUnkPenalty);
+    const float max_score = static_cast<float>(max_score_);
+    std::vector<float> fscore(size + 1, 0.0f);
+    std::size_t pos = 0;
+    while (pos < size) {
+      const float till_here = fscore[pos];
+      bool has_single = false;
+      std::size_t mblen = std::min(utf8_len_from_lead(static_cast<unsigned char>(s[pos])), size - pos);
+      trie_.common_prefix(s.substr(pos), [&](std::size_t len, int32_t idx) {
+        const auto& p = pieces_[static_cast<std::size_t>(idx)];
+        if (p.type == PieceType::Unused) return;
+        float score = p.type == PieceType::UserDefined ? static_cast<float>(len) * max_score - 0.1f
+                                                        : static_cast<float>(p.score);
+        float cand = score + till_here;
+        Node& t = best[pos + len];
+        if (t.starts_at == SIZE_MAX || cand > fscore[pos + len]) {
+          fscore[pos + len] = cand;
+          t.starts_at = pos;
+          t.index = idx;
+        }
+        if (!has_single && len == mblen) has_single = true;
+      });
+      if (!has_single) {
+        Node& t = best[pos + mblen];
+        float cand = unk_score + till_here;
+        if (t.starts_at == SIZE_MAX || cand > fscore[pos + mblen]) {
+          fscore[pos + mblen] = cand;
+          t.starts_at = pos;
+          t.index = -1;
+        }
+      }
+      pos += mblen;
+    }
+  } else {
+    const double unk_score = min_score_ - kUnkPenalty;
+    std::size_t pos = 0;
+    while (pos < size) {
+      const double till_here = best[pos].score;
+      bool has_single = false;
+      std::size_t mblen = std::min(utf8_len_from_lead(static_cast<unsigned char>(s[pos])), size - pos);
+      trie_.common_prefix(s.substr(pos), [&](std::size_t len, int32_t idx) {
+        double cand = pieces_[static_cast<std::size_t>(idx)].score + till_here;
+        Node& t = best[pos + len];
+        if (t.starts_at == SIZE_MAX || cand > t.score) {
+          t.score = cand;
+          t.starts_at = pos;
+          t.index = idx;
+        }
+        if (!has_single && len == mblen) has_single = true;
+      });
+      if (!has_single) {
+        Node& t = best[pos + mblen];
+        double cand = unk_score + till_here;
+        if (t.starts_at == SIZE_MAX || cand > t.score) {
+          t.score = cand;
+          t.starts_at = pos;
+          t.index = -1;
+        }
+      }
+      pos += mblen;
+    }
+  }
+  std::size_t end = size;
+  while (end > 0) {
+    const Node& n = best[end];
+    if (n.starts_at == SIZE_MAX) throw Error("unigram: no segmentation (internal error)");
+    out.push_back(Segment{n.index, n.starts_at, end});
+    end = n.starts_at;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Token> UnigramModel::tokenize(std::string_view s) const {
+  std::vector<Token> out;
+  if (s.empty()) return out;
+  auto segs = viterbi(s);
+  static const char* hx = "0123456789ABCDEF";
+  auto byte_name = [](unsigned char b) { return std::string("<0x") + hx[b >> 4] + hx[b & 15] + ">"; };
+  if (opt_.spm) {
+    for (const auto& g : segs) {
+      std::string_view w = s.substr(g.start, g.end - g.start);
+      if (g.index >= 0) {
+        out.push_back(Token{g.index, std::string(w), {g.start, g.end}});
+        continue;
+      }
+      if (opt_.byte_fallback) {
+        for (std::size_t k = 0; k < w.size(); ++k) {
+          auto b = static_cast<unsigned char>(w[k]);
+          int32_t id = byte_index_[b];
+          if (id < 0) {
+            if (!opt_.unk_id) throw Error("unigram: byte piece " + byte_name(b) + " is missing and there is no unk piece");
+            id = *opt_.unk_id;
+          }
+          out.push_back(Token{id, byte_name(b), {g.start + k, g.start + k + 1}});
+        }
+        continue;
+      }
+      if (!opt_.unk_id) throw Error("unigram: the text has a character outside the vocabulary and the model has no unk piece");
+      out.push_back(Token{*opt_.unk_id, std::string(w), {g.start, g.end}});
+    }
+    return out;
+  }
+  // tokenizers: fuse runs of unknowns, then look every string up again.
+  std::vector<std::pair<std::size_t, std::size_t>> strs;
+  auto is_unk = [&](int32_t idx) { return idx < 0 || (opt_.unk_id && idx == *opt_.unk_id); };
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    if (opt_.unk_id && i > 0 && is_unk(segs[i].index) && is_unk(segs[i - 1].index)) {
+      strs.back().second = segs[i].end;
+      continue;
+    }
+    strs.emplace_back(segs[i].start, segs[i].end);
+  }
+  for (auto [a, b] : strs) {
+    std::string w(s.substr(a, b - a));
+    auto it = piece_to_index_.find(w);
+    if (it != piece_to_index_.end()) {
+      out.push_back(Token{it->second, std::move(w), {a, b}});
+      continue;
+    }
+    if (opt_.byte_fallback) {
+      bool all = true;
+      for (char ch : w)
+        if (byte_index_[static_cast<unsigned char>(ch)] < 0) all = false;
+      if (all) {
+        for (char ch : w) {
+          auto c = static_cast<unsigned char>(ch);
+          out.push_back(Token{byte_index_[c], byte_name(c), {a, b}});
+        }
+        continue;
+      }
+    }
+    if (!opt_.unk_id) throw Error("unigram: the text has a character outside the vocabulary and the model has no unk_id");
+    out.push_back(Token{*opt_.unk_id, std::move(w), {a, b}});
+  }
+  return out;
+}
+
+std::optional<int32_t> UnigramModel::token_to_id(std::string_view token) const {
+  auto it = piece_to_index_.find(std::string(token));
+  if (it == piece_to_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> UnigramModel::id_to_token(int32_t id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= pieces_.size()) return std::nullopt;
+  return pieces_[static_cast<std::size_t>(id)].piece;
+}
+
+std::unique_ptr<TokenModel> build_unigram_model(const JsonNode& n) {
+  auto v = n.child("vocab");
+  std::vector<UnigramPiece> pieces;
+  pieces.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto& e = v.value()[i];
+    if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number())
+      v.at(i).fail("expected [\"piece\", score]");
+    pieces.push_back(UnigramPiece{e[0].get<std::string>(), e[1].get<double>(), PieceType::Normal});
+  }
+  UnigramModel::Options o;
+  if (n.has("unk_id")) {
+    int64_t u = n.get_int("unk_id");
+    if (u < 0 || static_cast<std::size_t>(u) >= pieces.size())
+      n.child("unk_id").fail("unk_id " + std::to_string(u) + " is outside the vocabulary of " + std::to_string(pieces.size()) + " pieces");
+    o.unk_id = static_cast<int32_t>(u);
+  }
+  o.byte_fallback = n.get_bool("byte_fallback", false);
+  return std::make_unique<UnigramModel>(std::move(pieces), o, n.file() + ": " + n.path());
+}
+
+}  // namespace embed::text
