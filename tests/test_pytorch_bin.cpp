@@ -222,12 +222,12 @@ TEST(PytorchBin, EveryTruncationAndByteFlipIsAnErrorOrALoad) {
   auto dir = embed::testing::make_temp_dir("pytorch_bin_fuzz");
   const std::string full = read_file(case_path("mixed.bin"));
   const fs::path f = dir / "f.bin";
-  for (std::size_t len = 0; len < full.size(); len += 7) {
+  for (std::size_t len = 0; len < full.size(); len += 13) {
     write_file(f, full.substr(0, len));
     EXPECT_FALSE(open_error(f).empty()) << len;
   }
   std::mt19937 rng(7);
-  for (int i = 0; i < 1500; ++i) {
+  for (int i = 0; i < 600; ++i) {
     std::string bytes = full;
     for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = static_cast<char>(rng());
     write_file(f, bytes);
@@ -275,9 +275,12 @@ TEST(PytorchBin, HostilePicklesAreBounded) {
   EXPECT_THROW(embed::io::unpickle_state_dict(std::as_bytes(std::span(cycle.data(), cycle.size())), "cycle.bin"), Error);
 }
 
-TEST(PytorchBin, ModelDirectoryWithOnlyPytorchModelBinGivesTheSameEmbeddings) {
-  const fs::path src = data_path("models/bert-tiny");
-  const fs::path dir = embed::testing::make_temp_dir("pytorch_bin_model");
+namespace {
+
+// A copy of tests/data/models/<model> whose weights are pytorch_model.bin instead of model.safetensors.
+fs::path bin_model_dir(const std::string& model) {
+  const fs::path src = data_path("models/" + model);
+  const fs::path dir = embed::testing::make_temp_dir("pytorch_bin_" + model);
   for (const auto& entry : fs::recursive_directory_iterator(src)) {
     const fs::path rel = fs::relative(entry.path(), src);
     if (entry.is_directory()) {
@@ -287,11 +290,17 @@ TEST(PytorchBin, ModelDirectoryWithOnlyPytorchModelBinGivesTheSameEmbeddings) {
       fs::copy_file(entry.path(), dir / rel);
     }
   }
-  fs::copy_file(data_path("bin/bert-tiny/pytorch_model.bin"), dir / "pytorch_model.bin");
-  ASSERT_FALSE(fs::exists(dir / "model.safetensors"));
+  fs::copy_file(data_path("bin/" + model + "/pytorch_model.bin"), dir / "pytorch_model.bin");
+  return dir;
+}
 
+}  // namespace
+
+TEST(PytorchBin, ModelDirectoryWithOnlyPytorchModelBinGivesTheSameEmbeddings) {
+  const fs::path dir = bin_model_dir("bert-tiny");
+  ASSERT_FALSE(fs::exists(dir / "model.safetensors"));
   auto from_bin = embed::Model::load(dir.string());
-  auto from_st = embed::Model::load(src.string());
+  auto from_st = embed::Model::load(data_path("models/bert-tiny").string());
   const std::vector<std::string> texts = {"Hello world!", "A pytorch_model.bin checkpoint, read without Python.", ""};
   embed::Matrix a = from_bin->encode(texts);
   embed::Matrix b = from_st->encode(texts);
@@ -302,4 +311,16 @@ TEST(PytorchBin, ModelDirectoryWithOnlyPytorchModelBinGivesTheSameEmbeddings) {
   auto tb = from_st->encode_tokens(texts);
   ASSERT_EQ(ta.size(), tb.size());
   for (std::size_t i = 0; i < ta.size(); ++i) EXPECT_EQ(ta[i].embeddings.data, tb[i].embeddings.data) << i;
+}
+
+TEST(PytorchBin, CliEncodesAPytorchModelBinDirectory) {
+  // The CLI links open_pytorch_bin only through open_model_weights: this catches a build where the
+  // reader is not linked in.
+  const fs::path dir = bin_model_dir("bert-tiny");
+  auto bin = embed::testing::run_cli({"encode", "-m", dir.string(), "--format", "jsonl", "Hello world!", "Ünïcödé"});
+  auto st = embed::testing::run_cli(
+      {"encode", "-m", data_path("models/bert-tiny").string(), "--format", "jsonl", "Hello world!", "Ünïcödé"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  EXPECT_EQ(bin.exit_code, 0) << bin.err;
+  EXPECT_EQ(bin.out, st.out);
 }
