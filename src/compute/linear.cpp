@@ -2,26 +2,340 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unordered_map>
+
+#include "compute/kernels.hpp"
+#include "compute/threads.hpp"
+#include "compute/workspace.hpp"
+#include "embed/error.hpp"
+
 namespace embed::compute {
 
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+// oneDNN post-op for an activation; false when it has none (the activation then runs separately).
+bool eltwise_for(Activation act, dnnl::algorithm* alg, float* alpha) {
+  *alpha = 0.0f;
+  switch (act) {
+    case Activation::Gelu: *alg = dnnl::algorithm::eltwise_gelu_erf; return true;
+    case Activation::GeluNew:
+    case Activation::GeluFast: *alg = dnnl::algorithm::eltwise_gelu_tanh; return true;
+    case Activation::Relu: *alg = dnnl::algorithm::eltwise_relu; return true;
+    case Activation::Tanh: *alg = dnnl::algorithm::eltwise_tanh; return true;
+    case Activation::Sigmoid: *alg = dnnl::algorithm::eltwise_logistic; return true;
+    case Activation::Silu: *alg = dnnl::algorithm::eltwise_swish; *alpha = 1.0f; return true;
+    case Activation::Identity: return false;
+  }
+  return false;
+}
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::FP32: return "fp32";
+    case Precision::BF16: return "bf16";
+    case Precision::INT8: return "int8";
+  }
+  return "?";
+}
+
+// CPUs without VNNI multiply u8 x s8 pairs into saturating int16: keep activations to 7 bits there.
+bool has_vnni() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
+constexpr dnnl::memory::dim kPackRows = 256;  // representative M used to choose the packed weight layout
+
+}  // namespace
+
+struct Linear::Impl {
+  struct Prim {
+    dnnl::matmul::primitive_desc pd;
+    dnnl::matmul prim;
+    bool fused_act = false;
+  };
+
+  Precision precision = Precision::FP32;
+  int threads = 1;
+  std::size_t in = 0, out = 0;
+  dnnl::memory::desc weights_md;
+  dnnl::memory weights;                  // packed for the GEMM
+  std::vector<float> bias;               // fp32 [out] (empty: none)
+  std::vector<float> wscale;             // int8: per output channel
+  std::vector<int32_t> colsum;           // int8: sum over in of the quantized weights, per output channel
+  int qmax = 255;                        // int8: activation range [0, qmax]
+  std::string info;
+
+  std::mutex mutex;
+  std::unordered_map<uint64_t, std::shared_ptr<const Prim>> cache;
+
+  dt src_type() const { return precision == Precision::FP32 ? dt::f32 : precision == Precision::BF16 ? dt::bf16 : dt::u8; }
+  dt weight_type() const { return precision == Precision::FP32 ? dt::f32 : precision == Precision::BF16 ? dt::bf16 : dt::s8; }
+  dt dst_type() const { return precision == Precision::INT8 ? dt::s32 : dt::f32; }
+
+  dnnl::matmul::primitive_desc make_pd(dnnl::memory::dim rows, const dnnl::memory::desc& wmd, Activation act,
+                                       bool* fused) const {
+    const auto K = static_cast<dnnl::memory::dim>(in), N = static_cast<dnnl::memory::dim>(out);
+    dnnl::memory::desc src_md({rows, K}, src_type(), tag::ab), dst_md({rows, N}, dst_type(), tag::ab);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    *fused = false;
+    dnnl::algorithm alg;
+    float alpha;
+    if (precision != Precision::INT8 && eltwise_for(act, &alg, &alpha)) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.0f, alg, alpha, 0.0f);
+      attr.set_post_ops(po);
+      *fused = true;
+    }
+    if (precision != Precision::INT8 && !bias.empty()) {
+      dnnl::memory::desc bias_md({1, N}, dt::f32, tag::ab);
+      return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wmd, bias_md, dst_md), attr, cpu_engine());
+    }
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wmd, dst_md), attr, cpu_engine());
+  }
+
+  std::shared_ptr<const Prim> get(std::size_t rows, Activation act) {
+    const int nthr = current_threads();
+    const uint64_t key = static_cast<uint64_t>(rows) | (static_cast<uint64_t>(act) << 40) |
+                         (static_cast<uint64_t>(nthr) << 48);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = cache.find(key);
+      if (it != cache.end()) return it->second;
+    }
+    bool fused = false;
+    auto pd = make_pd(static_cast<dnnl::memory::dim>(rows), weights_md, act, &fused);
+    auto p = std::make_shared<Prim>(Prim{pd, dnnl::matmul(pd), fused});
+    std::lock_guard<std::mutex> lock(mutex);
+    if (cache.size() > 512) cache.clear();  // bounded: batch shapes vary
+    cache.emplace(key, p);
+    return p;
+  }
+
+  // Packs W [out, in] (fp32, row-major) for this precision.
+  void pack(const float* w) {
+    const auto K = static_cast<dnnl::memory::dim>(in), N = static_cast<dnnl::memory::dim>(out);
+    dnnl::memory::desc any({K, N}, weight_type(), tag::any);
+    bool fused;
+    auto pd = make_pd(kPackRows, any, Activation::Identity, &fused);
+    weights_md = pd.weights_desc();
+    info = std::string("oneDNN ") + pd.impl_info_str();
+    weights = dnnl::memory(weights_md, cpu_engine());
+    auto& stream = thread_stream();
+    if (precision == Precision::INT8) {
+      // Per output channel symmetric int8: W[n, :] ~ wscale[n] * q[n, :].
+      std::vector<int8_t> q(in * out);
+      wscale.assign(out, 1.0f);
+      colsum.assign(out, 0);
+      for (std::size_t n = 0; n < out; ++n) {
+        const float* row = w + n * in;
+        float amax = 0.0f;
+        for (std::size_t k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k]));
+        const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        int32_t sum = 0;
+        for (std::size_t k = 0; k < in; ++k) {
+          const int v = static_cast<int>(std::nearbyint(row[k] / s));
+          q[n * in + k] = static_cast<int8_t>(std::clamp(v, -127, 127));
+          sum += q[n * in + k];
+        }
+        wscale[n] = s;
+        colsum[n] = sum;
+      }
+      dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
+      dnnl::reorder(user, weights).execute(stream, user, weights);
+      qmax = has_vnni() ? 255 : 127;
+    } else {
+      dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
+      dnnl::reorder(user, weights).execute(stream, user, weights);
+    }
+    stream.wait();
+  }
+
+  void forward(const float* x, std::size_t rows, float* y, Activation act) {
+    ThreadScope scope(threads);
+    auto p = get(rows, act);
+    auto& eng = cpu_engine();
+    auto& stream = thread_stream();
+    Workspace& ws = thread_workspace();
+    const std::size_t scratch_bytes = p->pd.scratchpad_desc().get_size();
+    std::byte* scratch_ptr = ws.buffer(Workspace::kGemmScratch, scratch_bytes);
+    dnnl::memory scratch(p->pd.scratchpad_desc(), eng, scratch_ptr);
+    dnnl::memory dst;
+    std::unordered_map<int, dnnl::memory> args;
+    args.reserve(6);
+    if (precision == Precision::FP32) {
+      args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, const_cast<float*>(x)));
+    } else if (precision == Precision::BF16) {
+      auto* xb = reinterpret_cast<uint16_t*>(ws.buffer(Workspace::kGemmInput, rows * in * sizeof(uint16_t)));
+      parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) { kernels::to_bf16(x + b * in, xb + b * in, (e - b) * in); });
+      args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, xb));
+    } else {
+      auto* xq = reinterpret_cast<uint8_t*>(ws.buffer(Workspace::kGemmInput, rows * in));
+      auto* rs = reinterpret_cast<float*>(ws.buffer(Workspace::kRowScale, rows * (sizeof(float) + sizeof(int32_t))));
+      auto* rz = reinterpret_cast<int32_t*>(rs + rows);
+      parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
+        for (std::size_t r = b; r < e; ++r) kernels::quantize_u8(x + r * in, in, qmax, xq + r * in, rs + r, rz + r);
+      });
+      args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, xq));
+    }
+    int32_t* acc = nullptr;
+    if (precision == Precision::INT8) {
+      acc = reinterpret_cast<int32_t*>(ws.buffer(Workspace::kGemmAccum, rows * out * sizeof(int32_t)));
+      args.emplace(DNNL_ARG_DST, dnnl::memory(p->pd.dst_desc(), eng, acc));
+    } else {
+      args.emplace(DNNL_ARG_DST, dnnl::memory(p->pd.dst_desc(), eng, y));
+      if (!bias.empty())
+        args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, bias.data()));
+    }
+    args.emplace(DNNL_ARG_WEIGHTS, weights);
+    args.emplace(DNNL_ARG_SCRATCHPAD, scratch);
+    p->prim.execute(stream, args);
+    stream.wait();
+    if (precision == Precision::INT8) {
+      const auto* rs = reinterpret_cast<const float*>(ws.buffer(Workspace::kRowScale, 0));
+      const auto* rz = reinterpret_cast<const int32_t*>(rs + rows);
+      const float* b = bias.empty() ? nullptr : bias.data();
+      parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) {
+        for (std::size_t r = rb; r < re; ++r) {
+          kernels::dequantize_row(acc + r * out, out, rs[r], rz[r], wscale.data(), colsum.data(), b, y + r * out);
+          kernels::activation_fast(act, y + r * out, out);
+        }
+      });
+    } else if (!p->fused_act && act != Activation::Identity) {
+      parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) {
+        apply_activation(act, y + rb * out, (re - rb) * out);
+      });
+    }
+  }
+};
+
 Linear::Linear(io::FloatTensor weight, std::optional<io::FloatTensor> bias)
+    : Linear(std::move(weight), std::move(bias), load_settings().precision, load_settings().threads) {}
+
+Linear::Linear(io::FloatTensor weight, std::optional<io::FloatTensor> bias, Precision precision, int threads)
     : weight_(std::move(weight)), bias_(std::move(bias)) {
   out_ = static_cast<std::size_t>(weight_.shape.at(0));
   in_ = static_cast<std::size_t>(weight_.shape.at(1));
+  if (bias_ && static_cast<std::size_t>(bias_->numel()) != out_)
+    throw Error("linear layer: bias has " + std::to_string(bias_->numel()) + " values, expected " +
+                std::to_string(out_));
+  auto impl = std::make_shared<Impl>();
+  impl->in = in_;
+  impl->out = out_;
+  impl->threads = resolve_threads(threads);
+  if (bias_) impl->bias.assign(bias_->data, bias_->data + out_);
+  ThreadScope scope(impl->threads);
+  impl->precision = precision;
+  try {
+    impl->pack(weight_.data);
+  } catch (const dnnl::error&) {
+    if (precision == Precision::FP32) throw;
+    impl->precision = Precision::FP32;  // this CPU cannot run the mode: fall back to exact fp32
+    impl->pack(weight_.data);
+  }
+  impl_ = std::move(impl);
 }
 
-void Linear::forward(const float* x, std::size_t rows, float* y) const {
+void Linear::forward(const float* x, std::size_t rows, float* y, Activation act) const {
   if (rows == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(out_),
-              static_cast<int>(in_), 1.0f, x, static_cast<int>(in_), weight_.data, static_cast<int>(in_), 0.0f, y,
-              static_cast<int>(out_));
-  if (bias_) {
-    const float* b = bias_->data;
-    for (std::size_t r = 0; r < rows; ++r) {
-      float* row = y + r * out_;
-      for (std::size_t j = 0; j < out_; ++j) row[j] += b[j];
-    }
+  impl_->forward(x, rows, y, act);
+}
+
+std::string Linear::backend_info() const { return impl_ ? impl_->info : "none"; }
+
+Precision Linear::precision() const { return impl_ ? impl_->precision : Precision::FP32; }
+
+namespace {
+
+Linear stack_tensors(const std::vector<const io::FloatTensor*>& ws, const std::vector<const io::FloatTensor*>& bs,
+                     Precision precision, int threads) {
+  if (ws.empty()) throw Error("stacked linear layer: no parts");
+  const auto in = static_cast<std::size_t>(ws[0]->shape.at(1));
+  std::size_t out = 0;
+  const bool has_bias = bs[0] != nullptr;
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    if (!ws[i]->data || static_cast<std::size_t>(ws[i]->shape.at(1)) != in || (bs[i] != nullptr) != has_bias)
+      throw Error("stacked linear layer: parts differ in input width or bias");
+    out += static_cast<std::size_t>(ws[i]->shape.at(0));
   }
+  std::vector<float> w(out * in), b(has_bias ? out : 0);
+  std::size_t row = 0;
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    const auto rows = static_cast<std::size_t>(ws[i]->shape.at(0));
+    std::memcpy(w.data() + row * in, ws[i]->data, rows * in * sizeof(float));
+    if (has_bias) std::memcpy(b.data() + row, bs[i]->data, rows * sizeof(float));
+    row += rows;
+  }
+  io::FloatTensor wt;
+  wt.shape = {static_cast<int64_t>(out), static_cast<int64_t>(in)};
+  wt.data = w.data();
+  std::optional<io::FloatTensor> bt;
+  if (has_bias) {
+    io::FloatTensor t;
+    t.shape = {static_cast<int64_t>(out)};
+    t.data = b.data();
+    bt = std::move(t);
+  }
+  // Packing copies what the GEMM needs; the stacked fp32 source is freed on return.
+  Linear result(std::move(wt), std::move(bt), precision, threads);
+  result.drop_source();
+  return result;
+}
+
+}  // namespace
+
+Linear Linear::concat(const std::vector<const Linear*>& parts) {
+  if (parts.empty()) throw Error("Linear::concat: no parts");
+  std::vector<const io::FloatTensor*> ws, bs;
+  for (const Linear* p : parts) {
+    ws.push_back(&p->weight_);
+    bs.push_back(p->bias_ ? &*p->bias_ : nullptr);
+  }
+  return stack_tensors(ws, bs, parts[0]->precision(), parts[0]->impl_->threads);
+}
+
+void Linear::drop_source() {
+  weight_.data = nullptr;
+  weight_.owner.reset();
+  bias_.reset();
+}
+
+Linear load_linear_stacked(const io::WeightStore& weights, const std::vector<std::string>& names, std::size_t in,
+                           const std::vector<std::size_t>& outs, bool has_bias) {
+  std::vector<io::FloatTensor> w;
+  std::vector<std::optional<io::FloatTensor>> b;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    w.push_back(weights.get(names[i] + ".weight", {static_cast<int64_t>(outs.at(i)), static_cast<int64_t>(in)}));
+    if (has_bias) b.push_back(weights.get(names[i] + ".bias", {static_cast<int64_t>(outs.at(i))}));
+    else b.emplace_back();
+  }
+  std::vector<const io::FloatTensor*> ws, bs;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ws.push_back(&w[i]);
+    bs.push_back(b[i] ? &*b[i] : nullptr);
+  }
+  return stack_tensors(ws, bs, load_settings().precision, load_settings().threads);
 }
 
 Linear load_linear(const io::WeightStore& weights, const std::string& name, std::size_t in, std::size_t out,
@@ -30,6 +344,19 @@ Linear load_linear(const io::WeightStore& weights, const std::string& name, std:
   std::optional<io::FloatTensor> b;
   if (has_bias) b = weights.get(name + ".bias", {static_cast<int64_t>(out)});
   return Linear(std::move(w), std::move(b));
+}
+
+std::string gemm_backend_info(Precision precision) {
+  try {
+    std::vector<float> w(64 * 64, 0.01f);
+    io::FloatTensor t;
+    t.shape = {64, 64};
+    t.data = w.data();
+    Linear l(t, std::nullopt, precision, 1);
+    return std::string(precision_name(l.precision())) + " " + l.backend_info();
+  } catch (const std::exception& e) {
+    return std::string(precision_name(precision)) + " unavailable: " + e.what();
+  }
 }
 
 }  // namespace embed::compute

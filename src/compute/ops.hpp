@@ -1,5 +1,5 @@
 #pragma once
-// Row-wise kernels on packed [rows, dim] float32 matrices.
+// Row-wise kernels on packed [rows, dim] float32 matrices; rows run in parallel on the engine's threads.
 #include <cstddef>
 #include <vector>
 
@@ -29,6 +29,24 @@ struct AttentionArgs {
   float* out;
   std::size_t ld_out;
 };
+// Heads run in parallel on the engine's threads (compute::current_threads()).
 void attention(const AttentionArgs& a, std::vector<float>& scratch);
+
+// Attention of every sequence of a packed batch: sequence s owns rows [offsets[s], offsets[s+1]) of q, k,
+// v (rows `ld` floats apart) and out (`ld_out` apart); (sequence, head) pairs run in parallel.
+struct PackedAttentionArgs {
+  const float* q;
+  const float* k;
+  const float* v;
+  std::size_t ld;
+  const std::size_t* offsets;  // sequences + 1 entries
+  std::size_t sequences;
+  std::size_t heads;
+  std::size_t head_dim;
+  float scale;
+  float* out;
+  std::size_t ld_out;
+};
+void attention_packed(const PackedAttentionArgs& a);
 
 }  // namespace embed::compute

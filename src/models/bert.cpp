@@ -4,6 +4,8 @@
 #include "compute/activation.hpp"
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
+#include "compute/threads.hpp"
+#include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
 
@@ -20,7 +22,8 @@ LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& na
 }
 
 struct BertLayer {
-  compute::Linear query, key, value, attention_output, intermediate, output;
+  compute::Linear qkv;  // query, key, value fused: one [3H, H] GEMM, outputs side by side in [T, 3H]
+  compute::Linear attention_output, intermediate, output;
   LayerNormWeights attention_norm, output_norm;
 };
 
@@ -37,6 +40,7 @@ class BertEncoder : public Encoder {
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings"));
     type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 2));
     eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
+    threads_ = compute::resolve_threads(ctx.options.threads);
     act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
     const std::string pos_type = c.get_string("position_embedding_type", "absolute");
     if (pos_type != "absolute")
@@ -55,9 +59,9 @@ class BertEncoder : public Encoder {
     for (std::size_t i = 0; i < layers_n_; ++i) {
       const std::string p = "encoder.layer." + std::to_string(i) + ".";
       BertLayer L;
-      L.query = compute::load_linear(w, p + "attention.self.query", hidden_, hidden_);
-      L.key = compute::load_linear(w, p + "attention.self.key", hidden_, hidden_);
-      L.value = compute::load_linear(w, p + "attention.self.value", hidden_, hidden_);
+      L.qkv = compute::load_linear_stacked(
+          w, {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value"}, hidden_,
+          {hidden_, hidden_, hidden_});
       L.attention_output = compute::load_linear(w, p + "attention.output.dense", hidden_, hidden_);
       L.attention_norm = load_layer_norm(w, p + "attention.output.LayerNorm", H);
       L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
@@ -71,28 +75,27 @@ class BertEncoder : public Encoder {
   std::size_t max_positions() const override { return positions_ - position_offset_; }
 
   void forward(const PackedBatch& batch, float* out) const override {
+    compute::ThreadScope threads(threads_);
     const std::size_t T = batch.tokens(), H = hidden_;
+    if (T == 0) return;
     embed_tokens(batch, out);
-    std::vector<float> q(T * H), k(T * H), v(T * H), context(T * H), attn(T * H), inter(T * intermediate_);
-    std::vector<float> scratch;
+    // Activations live in this thread's workspace: sized by the largest batch seen, then reused.
+    auto& ws = compute::thread_workspace();
+    float* qkv = ws.floats(compute::Workspace::kModel0, T * 3 * H);
+    float* context = ws.floats(compute::Workspace::kModel1, T * H);
+    float* attn = ws.floats(compute::Workspace::kModel2, T * H);
+    float* inter = ws.floats(compute::Workspace::kModel3, T * intermediate_);
     const std::size_t head_dim = H / heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     for (const auto& L : layers_) {
-      L.query.forward(out, T, q.data());
-      L.key.forward(out, T, k.data());
-      L.value.forward(out, T, v.data());
-      for (std::size_t s = 0; s < batch.sequences(); ++s) {
-        const std::size_t off = batch.offsets[s] * H;
-        compute::attention({q.data() + off, k.data() + off, v.data() + off, H, batch.length(s), heads_, head_dim,
-                            scale, nullptr, context.data() + off, H},
-                           scratch);
-      }
-      L.attention_output.forward(context.data(), T, attn.data());
-      compute::add_layer_norm(attn.data(), out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
-      L.intermediate.forward(attn.data(), T, inter.data());
-      compute::apply_activation(act_, inter.data(), inter.size());
-      L.output.forward(inter.data(), T, out);
-      compute::add_layer_norm(out, attn.data(), T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+      L.qkv.forward(out, T, qkv);
+      compute::attention_packed({qkv, qkv + H, qkv + 2 * H, 3 * H, batch.offsets.data(), batch.sequences(), heads_,
+                                 head_dim, scale, context, H});
+      L.attention_output.forward(context, T, attn);
+      compute::add_layer_norm(attn, out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
+      L.intermediate.forward(attn, T, inter, act_);  // bias + activation fused into the GEMM
+      L.output.forward(inter, T, out);
+      compute::add_layer_norm(out, attn, T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
     }
   }
 
@@ -129,6 +132,7 @@ class BertEncoder : public Encoder {
 
   std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0, type_vocab_ = 0;
   std::size_t position_offset_ = 0;
+  int threads_ = 1;
   float eps_ = 1e-12f;
   compute::Activation act_ = compute::Activation::Gelu;
   io::FloatTensor word_, position_, token_type_;

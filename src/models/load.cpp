@@ -1,4 +1,5 @@
 // Loading a transformer directory: config.json + weights -> Encoder.
+#include "compute/threads.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
 
@@ -15,6 +16,8 @@ LoadedEncoder load_encoder(const std::filesystem::path& dir, const LoadOptions& 
   loaded.weight_sources = io::open_model_weights(dir);
   io::WeightStore weights(loaded.weight_sources);
   EncoderContext ctx{config, weights, options};
+  // Every layer built now (compute::load_linear) packs its weights for options.precision / threads.
+  compute::LoadSettingsScope settings(options);
   loaded.encoder = create_encoder(loaded.model_type, ctx, weights);
   return loaded;
 }

@@ -1,0 +1,195 @@
+#include "compute/kernels.hpp"
+
+#include <cmath>
+#include <cstring>
+
+// Each hot loop is compiled for AVX-512, AVX2+FMA and the x86-64 baseline; the loader picks one by CPU.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EMBED_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define EMBED_MULTIVERSION
+#endif
+
+namespace embed::compute::kernels {
+
+namespace {
+
+inline uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// exp(x) for x in about [-87, 88], ~1 ulp (Cephes expf polynomial), written so the compiler vectorizes it.
+inline float exp_approx(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  const float fx = std::nearbyint(x * 1.44269504088896341f);
+  float r = x - fx * 0.693359375f;
+  r = r + fx * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t n = static_cast<int32_t>(fx);
+  return p * from_bits(static_cast<uint32_t>(n + 127) << 23);
+}
+
+// erf(x), |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26).
+inline float erf_approx(float x) {
+  const float a = x < 0.0f ? -x : x;
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float y = 1.0f - p * t * exp_approx(-a * a);
+  return x < 0.0f ? -y : y;
+}
+
+inline float tanh_approx(float x) {
+  // tanh(x) = 1 - 2 / (exp(2x) + 1)
+  const float e = exp_approx(2.0f * x);
+  return 1.0f - 2.0f / (e + 1.0f);
+}
+
+}  // namespace
+
+EMBED_MULTIVERSION
+void to_bf16(const float* x, uint16_t* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    uint32_t u = bits(x[i]);
+    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (inputs are finite)
+    y[i] = static_cast<uint16_t>(u >> 16);
+  }
+}
+
+EMBED_MULTIVERSION
+void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* scale, int32_t* zero_point) {
+  float lo = 0.0f, hi = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  float s = (hi - lo) / static_cast<float>(qmax);
+  if (!(s > 0.0f)) s = 1.0f;
+  const float inv = 1.0f / s;
+  int32_t zp = static_cast<int32_t>(std::nearbyint(-lo * inv));
+  zp = zp < 0 ? 0 : (zp > qmax ? qmax : zp);
+  const float fzp = static_cast<float>(zp), fmax = static_cast<float>(qmax);
+  for (std::size_t i = 0; i < n; ++i) {
+    float v = std::nearbyint(x[i] * inv) + fzp;
+    v = v < 0.0f ? 0.0f : (v > fmax ? fmax : v);
+    q[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
+  }
+  *scale = s;
+  *zero_point = zp;
+}
+
+EMBED_MULTIVERSION
+void dequantize_row(const int32_t* acc, std::size_t n, float scale, int32_t zp, const float* wscale,
+                    const int32_t* colsum, const float* bias, float* y) {
+  if (bias) {
+    for (std::size_t j = 0; j < n; ++j)
+      y[j] = scale * wscale[j] * static_cast<float>(acc[j] - zp * colsum[j]) + bias[j];
+  } else {
+    for (std::size_t j = 0; j < n; ++j) y[j] = scale * wscale[j] * static_cast<float>(acc[j] - zp * colsum[j]);
+  }
+}
+
+EMBED_MULTIVERSION
+void activation_fast(Activation act, float* x, std::size_t n) {
+  switch (act) {
+    case Activation::Gelu:
+      for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678118654752440f));
+      return;
+    case Activation::GeluNew:
+    case Activation::GeluFast:
+      for (std::size_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        x[i] = 0.5f * v * (1.0f + tanh_approx(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+      }
+      return;
+    case Activation::Relu:
+      for (std::size_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      return;
+    case Activation::Tanh:
+      for (std::size_t i = 0; i < n; ++i) x[i] = tanh_approx(x[i]);
+      return;
+    case Activation::Silu:
+      for (std::size_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + exp_approx(-x[i]));
+      return;
+    case Activation::Sigmoid:
+      for (std::size_t i = 0; i < n; ++i) x[i] = 1.0f / (1.0f + exp_approx(-x[i]));
+      return;
+    case Activation::Identity:
+      return;
+  }
+}
+
+EMBED_MULTIVERSION
+void add_layer_norm_row(float* x, const float* residual, std::size_t dim, const float* gamma, const float* beta,
+                        float eps) {
+  if (residual)
+    for (std::size_t j = 0; j < dim; ++j) x[j] += residual[j];
+  // 16 partial sums (vectorizable without reassociation flags), then a fixed-order final sum.
+  float acc[16] = {};
+  std::size_t j = 0;
+  for (; j + 16 <= dim; j += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += x[j + k];
+  float sum = 0.0f;
+  for (int k = 0; k < 16; ++k) sum += acc[k];
+  for (; j < dim; ++j) sum += x[j];
+  const float mean = sum / static_cast<float>(dim);
+  float vacc[16] = {};
+  j = 0;
+  for (; j + 16 <= dim; j += 16)
+    for (int k = 0; k < 16; ++k) {
+      const float d = x[j + k] - mean;
+      vacc[k] += d * d;
+    }
+  float var = 0.0f;
+  for (int k = 0; k < 16; ++k) var += vacc[k];
+  for (; j < dim; ++j) {
+    const float d = x[j] - mean;
+    var += d * d;
+  }
+  var /= static_cast<float>(dim);
+  const float inv = 1.0f / std::sqrt(var + eps);
+  for (std::size_t j = 0; j < dim; ++j) x[j] = (x[j] - mean) * inv * gamma[j] + beta[j];
+}
+
+EMBED_MULTIVERSION
+void scaled_softmax_row(float* x, std::size_t n, float scale) {
+  if (n == 0) return;
+  float m = x[0] * scale;
+  for (std::size_t j = 0; j < n; ++j) {
+    x[j] *= scale;
+    m = x[j] > m ? x[j] : m;
+  }
+  float acc[16] = {};
+  std::size_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int k = 0; k < 16; ++k) {
+      x[j + k] = exp_approx(x[j + k] - m);
+      acc[k] += x[j + k];
+    }
+  float sum = 0.0f;
+  for (int k = 0; k < 16; ++k) sum += acc[k];
+  for (; j < n; ++j) {
+    x[j] = exp_approx(x[j] - m);
+    sum += x[j];
+  }
+  const float inv = 1.0f / sum;
+  for (j = 0; j < n; ++j) x[j] *= inv;
+}
+
+}  // namespace embed::compute::kernels

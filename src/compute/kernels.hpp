@@ -1,0 +1,33 @@
+#pragma once
+// Vectorized row kernels, compiled for several x86-64 levels (AVX-512, AVX2, baseline) and picked at run
+// time by the CPU's features (GCC target_clones), so one binary runs on any x86-64.
+#include <cstddef>
+#include <cstdint>
+
+#include "compute/activation.hpp"
+
+namespace embed::compute::kernels {
+
+// Round-to-nearest-even float -> bfloat16 bits.
+void to_bf16(const float* x, uint16_t* y, std::size_t n);
+
+// Asymmetric per-row quantization to [0, qmax]: x ~ scale * (q - zero_point); 0 is exact.
+void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* scale, int32_t* zero_point);
+
+// Dequantizes one row of an int8 GEMM: y[j] = scale * wscale[j] * (acc[j] - zp * colsum[j]) + bias[j]
+// (bias may be null).
+void dequantize_row(const int32_t* acc, std::size_t n, float scale, int32_t zp, const float* wscale,
+                    const int32_t* colsum, const float* bias, float* y);
+
+// Fast element-wise activation (|error| ~1e-6 for the GELUs); for the reduced-precision paths.
+void activation_fast(Activation act, float* x, std::size_t n);
+
+// x = LayerNorm(x + residual) * gamma + beta for one row (residual may be null), computed in fp32 as
+// torch does (two-pass mean / variance).
+void add_layer_norm_row(float* x, const float* residual, std::size_t dim, const float* gamma, const float* beta,
+                        float eps);
+
+// Numerically stable in-place softmax of one row, scaled by `scale` first: softmax(scale * x).
+void scaled_softmax_row(float* x, std::size_t n, float scale);
+
+}  // namespace embed::compute::kernels

@@ -1,0 +1,56 @@
+#pragma once
+// The engine's one thread pool. It is the OpenMP runtime that oneDNN (the GEMM library) runs on, so
+// our loops (attention, layer norms, activations) and the GEMMs share the same threads and never
+// oversubscribe the cores. The thread count is per calling thread (ThreadScope), set from
+// LoadOptions.threads; 0 means the machine's cores.
+#include <cstddef>
+#include <functional>
+
+#include "embed/model.hpp"
+
+namespace embed::compute {
+
+// Physical cores available to this process (at least 1).
+int default_threads();
+// n > 0: n; otherwise default_threads().
+int resolve_threads(int n);
+// Threads the next parallel region of this calling thread uses.
+int current_threads();
+
+// Sets the calling thread's thread count for its lifetime (restores the previous on exit).
+class ThreadScope {
+ public:
+  explicit ThreadScope(int threads);
+  ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int previous_;
+};
+
+// Runs fn(begin, end, thread_index) over [0, n) split in contiguous chunks of at least `grain` items,
+// on current_threads() threads (serially when n is small or inside another parallel region).
+void parallel_for(std::size_t n, std::size_t grain,
+                  const std::function<void(std::size_t begin, std::size_t end, int thread)>& fn);
+
+// Load-time settings the layers read while a model is being built (precision, threads). Set by
+// models::load_encoder for the duration of an encoder's construction, so every architecture's
+// load_linear picks up LoadOptions without passing it through by hand.
+struct ComputeSettings {
+  Precision precision = Precision::FP32;
+  int threads = 0;  // resolved (> 0)
+};
+const ComputeSettings& load_settings();
+class LoadSettingsScope {
+ public:
+  explicit LoadSettingsScope(const LoadOptions& options);
+  ~LoadSettingsScope();
+  LoadSettingsScope(const LoadSettingsScope&) = delete;
+  LoadSettingsScope& operator=(const LoadSettingsScope&) = delete;
+
+ private:
+  ComputeSettings previous_;
+};
+
+}  // namespace embed::compute
