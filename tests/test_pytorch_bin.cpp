@@ -191,6 +191,12 @@ TEST(PytorchBin, StorageTooSmallNamesTheTensor) {
   EXPECT_TRUE(contains(msg, "too few")) << msg;
 }
 
+TEST(PytorchBin, HugeExpandedViewIsRefusedNotAllocated) {
+  std::string msg = open_error(case_path("expanded-huge.bin"));
+  EXPECT_TRUE(contains(msg, "'huge'")) << msg;
+  EXPECT_TRUE(contains(msg, "refusing to materialize")) << msg;
+}
+
 TEST(PytorchBin, UnknownOpcodeIsNamedWithItsOffset) {
   std::string msg = open_error(case_path("unknown-opcode.bin"));
   EXPECT_TRUE(contains(msg, "unknown pickle opcode 0xff at byte 3")) << msg;

@@ -134,7 +134,7 @@ class PytorchBinFile : public TensorSource {
     const std::size_t es = dtype_size(st.dtype);
 
     // Element count and the furthest element the view touches, with overflow checks.
-    constexpr uint64_t kLimit = uint64_t{1} << 62;
+    constexpr uint64_t kLimit = uint64_t{1} << 60;  // elements; times 8 bytes still fits in 64 bits
     uint64_t numel = 1, last = static_cast<uint64_t>(pt.storage_offset);
     for (std::size_t d = 0; d < pt.size.size(); ++d) {
       if (pt.size[d] < 0) throw Error(where + ": negative size " + shape_string(pt.size));
@@ -176,7 +176,13 @@ class PytorchBinFile : public TensorSource {
       t.data = aligned ? first : own(first, t.nbytes);
       return t;
     }
-    // Gather a strided view into row-major order.
+    // Gather a strided view into row-major order. Stride-0 (expanded) views can describe far more
+    // elements than the file holds; a copy larger than the file (plus slack) is refused, not allocated.
+    const uint64_t copy_limit = 2 * static_cast<uint64_t>(zip_->file_size()) + (uint64_t{64} << 20);
+    if (t.nbytes > copy_limit)
+      throw Error(where + ": size " + shape_string(pt.size) + " and stride " + shape_string(pt.stride) +
+                  " expand " + std::to_string(st.numel) + " stored elements to " + std::to_string(t.nbytes) +
+                  " bytes; refusing to materialize a view that much larger than the file");
     auto buf = std::make_unique<std::byte[]>(t.nbytes);
     std::vector<int64_t> idx(pt.size.size(), 0);
     const std::size_t nd = pt.size.size();

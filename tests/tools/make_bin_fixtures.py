@@ -14,6 +14,7 @@
   tests/data/bin/cases/evil-builtins-eval.bin  data.pkl calls builtins.eval (protocol 4, STACK_GLOBAL)
   tests/data/bin/cases/missing-storage.bin   a tensor whose storage entry is not in the archive
   tests/data/bin/cases/storage-too-small.bin a tensor whose size/stride reach past its storage
+  tests/data/bin/cases/expanded-huge.bin     a stride-0 view of 2^40 elements over an 8-element storage
   tests/data/bin/cases/unknown-opcode.bin    data.pkl with an opcode pickle does not have (0xff)
 
 Needs python3-torch (Debian) and numpy; safetensors files are parsed here with json + numpy.
@@ -259,6 +260,8 @@ def main():
         ok=TensorSpec(StorageRef(torch.FloatStorage, "0", 8), 0, (2, 4), (4, 1)),
         too_big=TensorSpec(StorageRef(torch.FloatStorage, "0", 8), 2, (2, 4), (4, 1)))
     write_zip(os.path.join(CASES, "storage-too-small.bin"), archive("archive", torch_style_pickle(sd), [("0", ones)]))
+    sd = collections.OrderedDict(huge=TensorSpec(StorageRef(torch.FloatStorage, "0", 8), 0, (1 << 20, 1 << 20), (0, 0)))
+    write_zip(os.path.join(CASES, "expanded-huge.bin"), archive("archive", torch_style_pickle(sd), [("0", ones)]))
     write_zip(os.path.join(CASES, "unknown-opcode.bin"), archive("archive", b"\x80\x02}\xff.", []))
     print("wrote", OUT)
 
