@@ -167,3 +167,39 @@ TEST(DebertaLength, AbsolutePositionsLimitTheLength) {
 }
 
 }  // namespace
+
+namespace {
+
+// tests/data/models/deberta-variants/*: options deberta-v3-tiny does not use (the ConvLayer, embed_proj,
+// absolute positions, token types, unshared position projections, clamped unbucketed and small log-bucketed
+// relative positions, p2c only), against tests/tools/make_deberta_variants.py's float64 reference (a
+// transcription of transformers 4.19 that reproduces the deberta-v3-tiny fixture to 5e-15).
+class DebertaVariant : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DebertaVariant, MatchesReferenceAloneAndPacked) {
+  embed::testing::ModelFixture fixture("deberta-variants/" + GetParam());
+  auto loaded = embed::models::load_encoder(fixture.dir(), {});
+  const std::size_t H = loaded.encoder->hidden_size();
+  embed::models::PackedBatch all;
+  for (std::size_t i = 0; i < fixture.num_texts(); ++i)
+    all.add(fixture.text(i)["input_ids"].get<std::vector<int32_t>>(),
+            fixture.text(i)["token_type_ids"].get<std::vector<int32_t>>());
+  std::vector<float> packed(all.tokens() * H);
+  loaded.encoder->forward(all, packed.data());
+  for (std::size_t i = 0; i < fixture.num_texts(); ++i) {
+    embed::models::PackedBatch one;
+    one.add(fixture.text(i)["input_ids"].get<std::vector<int32_t>>(),
+            fixture.text(i)["token_type_ids"].get<std::vector<int32_t>>());
+    std::vector<float> alone(one.tokens() * H);
+    loaded.encoder->forward(one, alone.data());
+    const auto expected = fixture.tensor("text." + std::to_string(i) + ".last_hidden_state.f64");
+    EXPECT_LE(embed::testing::max_abs_diff(alone, expected), 1e-4) << "text " << i;
+    std::vector<float> slice(packed.begin() + all.offsets[i] * H, packed.begin() + all.offsets[i + 1] * H);
+    EXPECT_LE(embed::testing::max_abs_diff(slice, std::vector<double>(alone.begin(), alone.end())), 1e-5)
+        << "text " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, DebertaVariant, ::testing::Values("conv", "buckets"));
+
+}  // namespace
