@@ -103,6 +103,46 @@ TEST(ModelFixtures, InputIdsMatchExpected) {
   }
 }
 
+// Component coverage beyond the published models: tokenizer.json variants (normalizers NFC/NFD/NFKC/NFKD,
+// Replace, Strip, Prepend, StripAccents; pre-tokenizers Whitespace, Split (all behaviours, invert),
+// Punctuation, Digits, ByteLevel options; BertProcessing, TemplateProcessing, RobertaProcessing with
+// prefix space; added tokens with single_word/lstrip/rstrip/normalized; BPE merges as arrays;
+// truncation strategies and directions) with golden outputs from the tokenizers library
+// (tests/data/tokenizers/synthetic/README.md).
+TEST(SyntheticVariants, MatchHuggingFaceTokenizers) {
+  fs::path dir = data_path("tokenizers/synthetic");
+  auto variants = embed::testing::read_json_file(dir / "variants.json");
+  auto all = embed::testing::read_jsonl_file(dir / "cases.jsonl");
+  auto tmp = embed::testing::make_temp_dir("tok-synthetic");
+  std::size_t total = 0;
+  for (auto it = variants.begin(); it != variants.end(); ++it) {
+    const std::string name = it.key();
+    auto j = embed::testing::read_json_file(data_path("tokenizers/" + it.value()["base"].get<std::string>() + "/tokenizer.json"));
+    for (auto o = it.value()["override"].begin(); o != it.value()["override"].end(); ++o) {
+      if (o.key() == "model_merges_as_arrays") {
+        for (auto& m : j["model"]["merges"]) {
+          std::string s = m.get<std::string>();
+          auto sp = s.find(' ');
+          m = nlohmann::json::array({s.substr(0, sp), s.substr(sp + 1)});
+        }
+      } else {
+        j[o.key()] = o.value();
+      }
+    }
+    std::ofstream(tmp / (name + ".json")) << j.dump();
+    auto tok = Tokenizer::from_tokenizer_json(tmp / (name + ".json"));
+    std::vector<nlohmann::json> cases;
+    for (const auto& c : all)
+      if (c["variant"] == name) cases.push_back(c);
+    auto r = embed::testing::check_tokenizer_case_list(cases, tok);
+    std::cout << "[synthetic] " << name << ": " << r.passed << "/" << r.total << " cases pass\n";
+    EXPECT_EQ(r.failed, 0u) << name << "\n" << r.report;
+    EXPECT_GT(r.total, 0u) << name;
+    total += r.total;
+  }
+  EXPECT_EQ(total, all.size());
+}
+
 TEST(TokenizerErrors, UnknownComponentTypeNamesTypeAndPath) {
   auto dir = embed::testing::make_temp_dir("tok-unknown");
   nlohmann::json j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));

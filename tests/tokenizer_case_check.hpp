@@ -25,11 +25,10 @@ inline std::string show_case_value(const nlohmann::json& j) {
   return s.size() > 200 ? s.substr(0, 200) + "..." : s;
 }
 
-// Runs every case of tests/data/tokenizers/<model>/cases.jsonl through `tok`.
-inline CaseCheckResult check_tokenizer_cases(const std::string& model, const Tokenizer& tok,
-                                             std::size_t max_reported = 15) {
+// Runs every case of `cases` through `tok`. A case with an "error" field must fail to encode.
+inline CaseCheckResult check_tokenizer_case_list(const std::vector<nlohmann::json>& cases, const Tokenizer& tok,
+                                                 std::size_t max_reported = 15) {
   CaseCheckResult r;
-  auto cases = read_jsonl_file(data_path("tokenizers/" + model + "/cases.jsonl"));
   std::ostringstream rep;
   std::size_t reported = 0;
   for (const auto& c : cases) {
@@ -51,14 +50,24 @@ inline CaseCheckResult check_tokenizer_cases(const std::string& model, const Tok
       opt.truncation = to;
     }
     Encoding e;
+    const bool want_error = c.contains("error");
     try {
       if (c.contains("text2") && !c["text2"].is_null())
         e = tok.encode_pair(c["text"].get<std::string>(), c["text2"].get<std::string>(), opt);
       else
         e = tok.encode(c["text"].get<std::string>(), opt);
     } catch (const std::exception& ex) {
+      if (want_error) {
+        ++r.passed;
+        continue;
+      }
       ++r.failed;
       if (reported++ < max_reported) rep << id << ": threw " << ex.what() << "\n";
+      continue;
+    }
+    if (want_error) {
+      ++r.failed;
+      if (reported++ < max_reported) rep << id << ": expected an error (" << c["error"].dump() << "), got an encoding\n";
       continue;
     }
     nlohmann::json got;
@@ -104,6 +113,13 @@ inline CaseCheckResult check_tokenizer_cases(const std::string& model, const Tok
   }
   r.report = rep.str();
   return r;
+}
+
+// Runs every case of tests/data/tokenizers/<model>/cases.jsonl through `tok`.
+inline CaseCheckResult check_tokenizer_cases(const std::string& model, const Tokenizer& tok,
+                                             std::size_t max_reported = 15) {
+  return check_tokenizer_case_list(read_jsonl_file(data_path("tokenizers/" + model + "/cases.jsonl")), tok,
+                                   max_reported);
 }
 
 }  // namespace embed::testing
