@@ -200,6 +200,8 @@ def main():
     sd["empty"] = torch.zeros(0, 4)
     sd["param"] = torch.nn.Parameter(torch.randn(2, 2, generator=g), requires_grad=True)
     sd["expanded"] = torch.randn(3, generator=g).expand(2, 3)  # stride 0
+    # What nn.Module.state_dict() attaches (pickled as BUILD on the OrderedDict).
+    sd._metadata = collections.OrderedDict([("", {"version": 1}), ("encoder", {"version": 1})])
     mixed = os.path.join(CASES, "mixed.bin")
     torch.save(sd, mixed)
     write_safetensors(os.path.join(CASES, "mixed.safetensors"),
