@@ -219,8 +219,7 @@ def _cli_encode_time(model_dir, lines, threads, batch, precision):
 
 def run_embed_cli(model_dir, txt, threads, batch, precision, repeats):
     """Fallback while build/engine_bench does not exist: time `embed encode` on the subset minus the time of
-    the same command on one text (process start + model load), median of `repeats`. Batch 1: mean time per
-    text, (T(N) - T(1)) / (N - 1), not a median."""
+    the same command on one text (process start + model load), median of `repeats`. Throughput rows only."""
     lines = open(txt, encoding="utf-8").read().splitlines()
     try:
         one = [_cli_encode_time(model_dir, lines[:1], threads, batch, precision) for _ in range(repeats)]
@@ -302,7 +301,7 @@ def main():
     if not have["engine"]:
         skipped.append(f"embed: {os.path.relpath(ENGINE, ROOT)} not built (bench/engine_bench.cpp missing or build failed): "
                        + ("rows 'embed-cli' time `embed encode` instead (minus the same command on one text: process start + "
-                          "model load; batch 1 = mean, not median)" if have["cli"] else "and the embed CLI cannot encode: embed rows skipped"))
+                          "model load; no batch-1 rows)" if have["cli"] else "and the embed CLI cannot encode: embed rows skipped"))
     if not have["ort"]:
         skipped.append("onnxruntime: npm onnxruntime-node not installed: ORT rows skipped")
     if not have["torch"]:
@@ -346,7 +345,7 @@ def main():
                 if have["engine"]:
                     for p in engine_precisions:
                         runs.append(("embed", p, lambda p=p: run_engine(mdir, txt, threads, batch, p, tag + f".embed.{p}")))
-                elif have["cli"]:
+                elif have["cli"] and batch > 1:  # a process-time difference cannot give a per-text latency
                     for p in engine_precisions:
                         runs.append(("embed-cli", p, lambda p=p: run_embed_cli(mdir, txt, threads, batch, p, repeats)))
                 if have["ort"] and ids_file:
@@ -422,7 +421,8 @@ def main():
       f"PyTorch: OpenBLAS (OpenMP build) first on LD_LIBRARY_PATH, MALLOC_MMAP_MAX_=0")
     P("peers: token ids precomputed by HF tokenizers, tokenization NOT timed; batches sorted by length and padded to the "
       "batch's longest (sentence-transformers); pooling + normalize inside the timed call. embed: end to end "
-      "(tokenize + encode + pool + normalize) as build/engine_bench reports it. tokens = non-padding tokens.")
+      "(tokenize + encode + pool + normalize) as build/engine_bench reports it (embed-cli: `embed encode` process time "
+      "minus the same on one text). tokens = non-padding tokens. Latency: per call (batch 32 rows: one batch).")
     P("")
     P("| model | corpus (texts, tokens) | batch | threads | system | precision | texts/s | tokens/s | median latency ms | vs ORT fp32 |")
     P("|---|---|---|---|---|---|---|---|---|---|")
