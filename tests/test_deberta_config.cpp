@@ -49,6 +49,15 @@ std::vector<float> run(const embed::models::LoadedEncoder& loaded, const std::ve
   return out;
 }
 
+// The same model computed twice: only the GEMM backend's run-to-run rounding may differ (its kernel
+// choice can depend on buffer alignment and thread count).
+constexpr double kSameModel = 1e-5;
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  return embed::testing::max_abs_diff(a, std::vector<double>(b.begin(), b.end()));
+}
+
 std::vector<int32_t> fixture_ids(std::size_t text) {
   embed::testing::ModelFixture fixture("deberta-v3-tiny");
   return fixture.text(text)["input_ids"].get<std::vector<int32_t>>();
@@ -108,8 +117,7 @@ TEST(DebertaConfig, EquivalentSpellingsGiveTheSameOutput) {
     auto config = fixture_config();
     config.merge_patch(patch);
     const auto out = run(embed::models::load_encoder(with_config(tag, config), {}), ids);
-    ASSERT_EQ(out.size(), reference.size());
-    for (std::size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], reference[i]) << tag << " at " << i;
+    EXPECT_LE(max_diff(out, reference), kSameModel) << tag;
   }
 }
 
@@ -142,8 +150,7 @@ TEST(DebertaWeights, DebertaPrefixIsAccepted) {
   const auto ids = fixture_ids(2);
   const auto reference = run(embed::models::load_encoder(fixture_dir(), {}), ids);
   const auto out = run(embed::models::load_encoder(dir, {}), ids);
-  ASSERT_EQ(out.size(), reference.size());
-  for (std::size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], reference[i]) << i;
+  EXPECT_LE(max_diff(out, reference), kSameModel);
 }
 
 TEST(DebertaLength, RelativeOnlyModelsAcceptLongerInputs) {
