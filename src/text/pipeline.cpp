@@ -250,7 +250,7 @@ void truncate_one(Encoding& e, std::size_t max_len, TruncationDirection dir) {
   e.truncated = true;
 }
 
-void truncate_encodings(Encoding& first, Encoding* pair, const TruncationOptions& o) {
+void truncate_encodings(Encoding& first, Encoding* pair, const TruncationOptions& o, bool slow_pair) {
   if (o.max_length == 0) {
     truncate_one(first, 0, o.direction);
     if (pair) truncate_one(*pair, 0, o.direction);
@@ -261,7 +261,16 @@ void truncate_encodings(Encoding& first, Encoding* pair, const TruncationOptions
   std::size_t to_remove = total - o.max_length;
   switch (o.strategy) {
     case TruncationStrategy::LongestFirst:
-      if (pair) {
+      if (pair && slow_pair) {
+        // transformers' truncate_sequences (slow tokenizers): one token at a time from the longer.
+        std::size_t n1 = first.ids.size(), n2 = pair->ids.size();
+        for (std::size_t k = 0; k < to_remove; ++k) {
+          if (n1 > n2) --n1;
+          else if (n2 > 0) --n2;
+        }
+        truncate_one(first, n1, o.direction);
+        truncate_one(*pair, n2, o.direction);
+      } else if (pair) {
         std::size_t n1 = first.ids.size(), n2 = pair->ids.size();
         bool swap = false;
         if (n1 > n2) {
@@ -343,7 +352,7 @@ static Encoding post_process(const TokenizerPipeline& p, Encoding a, std::option
     TruncationOptions t = *options.truncation;
     std::size_t added = p.post_processor ? p.post_processor->added_tokens(b.has_value()) : 0;
     if (options.add_special_tokens && added > 0) t.max_length = t.max_length > added ? t.max_length - added : 0;
-    truncate_encodings(a, b ? &*b : nullptr, t);
+    truncate_encodings(a, b ? &*b : nullptr, t, p.slow_pair_truncation);
   }
   if (p.post_processor) return p.post_processor->process(std::move(a), b ? &*b : nullptr, options.add_special_tokens);
   return default_process(std::move(a), b ? &*b : nullptr);

@@ -192,6 +192,10 @@ class TokenizerPipeline {
   std::unique_ptr<Decoder> decoder;              // may be null
   // Truncation from tokenizer.json (informational; TokenizeOptions decides what is applied).
   std::optional<TruncationOptions> default_truncation;
+  // Pair truncation as the slow transformers tokenizers do it (set by the sentencepiece loader, whose
+  // reference is the slow tokenizer): longest_first drops one token at a time from the longer
+  // sequence, from the second one on ties (tokenizers splits the budget in halves instead).
+  bool slow_pair_truncation = false;
 
   Encoding encode(std::string_view text, const TokenizeOptions& options) const;
   Encoding encode_pair(std::string_view a, std::string_view b, const TokenizeOptions& options) const;
@@ -212,7 +216,8 @@ class TokenizerPipeline {
 };
 
 // Truncates as tokenizers' truncate_encodings (max_length already net of special tokens).
-void truncate_encodings(Encoding& first, Encoding* pair, const TruncationOptions& options);
+// slow_pair: see TokenizerPipeline::slow_pair_truncation.
+void truncate_encodings(Encoding& first, Encoding* pair, const TruncationOptions& options, bool slow_pair = false);
 // Converts the byte_offsets of `e` to code point offsets of `text` for tokens whose sequence id is `seq`.
 void fill_char_offsets(Encoding& e, std::string_view text, int32_t seq);
 // The reverse: byte_offsets from the code point offsets.

@@ -188,6 +188,15 @@ std::vector<Token> UnigramModel::tokenize(std::string_view s) const {
   static const char* hx = "0123456789ABCDEF";
   auto byte_name = [](unsigned char b) { return std::string("<0x") + hx[b >> 4] + hx[b & 15] + ">"; };
   if (opt_.spm) {
+    if (!opt_.byte_fallback) {
+      // sentencepiece merges runs of unknown pieces into one (still unknown) piece.
+      std::vector<Segment> merged;
+      for (const auto& g : segs) {
+        if (g.index < 0 && !merged.empty() && merged.back().index < 0) merged.back().end = g.end;
+        else merged.push_back(g);
+      }
+      segs = std::move(merged);
+    }
     for (const auto& g : segs) {
       std::string_view w = s.substr(g.start, g.end - g.start);
       if (g.index >= 0) {
