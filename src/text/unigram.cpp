@@ -119,12 +119,14 @@ std::vector<UnigramModel::Segment> UnigramModel::viterbi(std::string_view s) con
       trie_.common_prefix(s.substr(pos), [&](std::size_t len, int32_t idx) {
         const auto& p = pieces_[static_cast<std::size_t>(idx)];
         if (p.type == PieceType::Unused) return;
-        float score = p.type == PieceType::UserDefined ? static_cast<float>(len) * max_score - 0.1f
-                                                        : static_cast<float>(p.score);
-        float cand = score + till_here;
+        // As in sentencepiece: the score is a double (the user-defined branch makes the conditional
+        // double), so the candidate is an exact double sum compared with the stored float.
+        double score = p.type == PieceType::UserDefined ? static_cast<double>(static_cast<float>(len) * max_score) - 0.1
+                                                         : static_cast<double>(static_cast<float>(p.score));
+        double cand = score + static_cast<double>(till_here);
         Node& t = best[pos + len];
-        if (t.starts_at == SIZE_MAX || cand > fscore[pos + len]) {
-          fscore[pos + len] = cand;
+        if (t.starts_at == SIZE_MAX || cand > static_cast<double>(fscore[pos + len])) {
+          fscore[pos + len] = static_cast<float>(cand);
           t.starts_at = pos;
           t.index = idx;
         }
