@@ -169,6 +169,8 @@ def parse_engine_output(text):
                 res.setdefault("tokens_per_s", v)
             elif "latency" in n and ("median" in n or "p50" in n):
                 res.setdefault("latency_ms_median", v * (1e3 if n.endswith("s") and not n.endswith("ms") else 1))
+            elif n == "effectivegflops":
+                res.setdefault("effective_gflops", v)
             elif n in ("texts", "ntexts"):
                 res.setdefault("texts", v)
             elif n in ("tokens", "ntokens"):
@@ -186,9 +188,32 @@ def parse_engine_output(text):
     return res
 
 
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+
+
+def gemm_peaks(model_dir, threads_list):
+    """engine_bench --gemm-peak: this machine's oneDNN GEMM peak per precision and thread count."""
+    peaks, lines = {}, []
+    one = subset("sentences", 1, "first1")
+    for t in threads_list:
+        cmd = [ENGINE, "--model", model_dir, "--threads", str(t), "--precision", "fp32", "--batch-size", "32",
+               "--corpus", one, "--repeat", "1", "--gemm-peak"]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=engine_env())
+        except subprocess.TimeoutExpired:
+            lines.append(f"gemm peak threads={t}: timed out")
+            continue
+        for m in re.finditer(r"gemm peak (\w+) threads=(\d+): ([\d.]+) (\S+)", r.stdout):
+            peaks[(int(m.group(2)), m.group(1))] = float(m.group(3))
+            lines.append(m.group(0))
+        if r.returncode != 0:
+            lines.append(f"engine_bench --gemm-peak threads={t}: exit {r.returncode}")
+    return peaks, lines
+
+
 def run_engine(model_dir, txt, threads, batch, precision, tag):
     cmd = [ENGINE, "--model", model_dir, "--threads", str(threads), "--precision", precision,
-           "--batch-size", str(batch), "--corpus", txt]
+           "--batch-size", str(batch), "--corpus", txt, "--repeat", str(REPEATS)]
     os.makedirs(LOG, exist_ok=True)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=engine_env())
@@ -285,7 +310,7 @@ def main():
     ncpu = os.cpu_count() or 1
     if spin == "auto":
         spin = "0" if float(la[0]) > 0.5 * ncpu else "default"
-    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    repeats = REPEATS
     engine_precisions = env_list("BENCH_EMBED_PRECISIONS", "fp32 bf16 int8")
     have = {
         "ort": os.path.isdir(os.path.join(PEERS, "node_modules", "onnxruntime-node")),
@@ -309,13 +334,20 @@ def main():
 
     # per model: subset sizes (texts) for sentences / passages at batch 32, and the batch-1 texts
     sizes = {
-        "minilm-l6": (int(os.environ.get("BENCH_SENTENCES", "512")), int(os.environ.get("BENCH_PASSAGES", "64")),
-                      int(os.environ.get("BENCH_LATENCY_TEXTS", "64"))),
-        "mpnet-base": (int(os.environ.get("BENCH_SENTENCES_BASE", "64")), int(os.environ.get("BENCH_PASSAGES_BASE", "8")),
-                       int(os.environ.get("BENCH_LATENCY_TEXTS_BASE", "16"))),
+        "minilm-l6": (int(os.environ.get("BENCH_SENTENCES", "128")), int(os.environ.get("BENCH_PASSAGES", "16")),
+                      int(os.environ.get("BENCH_LATENCY_TEXTS", "32"))),
+        "mpnet-base": (int(os.environ.get("BENCH_SENTENCES_BASE", "32")), int(os.environ.get("BENCH_PASSAGES_BASE", "4")),
+                       int(os.environ.get("BENCH_LATENCY_TEXTS_BASE", "8"))),
     }
     results, notes = [], []
     t_start = time.time()
+    peaks = {}
+    if have["engine"] and os.environ.get("BENCH_GEMM_PEAK", "1") != "0":
+        first = next((os.path.join(WORK, m) for m in models if os.path.isfile(os.path.join(WORK, m, "config.json"))), None)
+        if first:
+            log("measuring the GEMM peak (engine_bench --gemm-peak)")
+            peaks, plines = gemm_peaks(first, threads_list)
+            notes.append("this machine's GEMM peak (oneDNN, 2048^3, engine_bench --gemm-peak): " + "; ".join(plines))
     for model in models:
         mdir = os.path.join(WORK, model)
         if not os.path.isfile(os.path.join(mdir, "config.json")):
@@ -367,7 +399,8 @@ def main():
                     d, err = fn()
                     rec = dict(row, system=system, precision=prec, error=err)
                     if d:
-                        for k in ("texts_per_s", "tokens_per_s", "latency_ms_median", "texts_per_s_best", "latency_ms_min", "padded_tokens"):
+                        for k in ("texts_per_s", "tokens_per_s", "latency_ms_median", "texts_per_s_best", "latency_ms_min", "padded_tokens",
+                                  "effective_gflops"):
                             if k in d:
                                 rec[k] = d[k]
                         if rec.get("tokens_per_s") is None and rec.get("texts_per_s") and ntok:
@@ -421,18 +454,19 @@ def main():
       f"PyTorch: OpenBLAS (OpenMP build) first on LD_LIBRARY_PATH, MALLOC_MMAP_MAX_=0")
     P("peers: token ids precomputed by HF tokenizers, tokenization NOT timed; batches sorted by length and padded to the "
       "batch's longest (sentence-transformers); pooling + normalize inside the timed call. embed: end to end "
-      "(tokenize + encode + pool + normalize) as build/engine_bench reports it (embed-cli: `embed encode` process time "
-      "minus the same on one text). tokens = non-padding tokens. Latency: per call (batch 32 rows: one batch).")
+      "(tokenize + encode + pool + normalize) as build/engine_bench reports it"
+      + (" (embed-cli: `embed encode` process time minus the same on one text)" if any(r["system"] == "embed-cli" for r in results) else "")
+      + ". tokens = non-padding tokens. Latency: per call (batch 32 rows: one batch).")
     P("")
-    P("| model | corpus (texts, tokens) | batch | threads | system | precision | texts/s | tokens/s | median latency ms | vs ORT fp32 |")
-    P("|---|---|---|---|---|---|---|---|---|---|")
+    P("| model | corpus (texts, tokens) | batch | threads | system | precision | texts/s | tokens/s | median latency ms | vs ORT fp32 | embed GFLOP/s (of GEMM peak) |")
+    P("|---|---|---|---|---|---|---|---|---|---|---|")
     key = lambda r: (r["model"], r["corpus"], r["batch"], r["threads"])
     base = {key(r): r for r in results if r["system"] == "onnxruntime" and r["precision"] == "fp32" and not r["error"]}
     base8 = {key(r): r for r in results if r["system"] == "onnxruntime" and r["precision"] == "int8" and not r["error"]}
     for r in results:
         if r["error"]:
             P(f"| {r['model']} | {r['corpus']} ({r['texts']}, {fmt(r['tokens'])}) | {r['batch']} | {r['threads']} | {r['system']} | "
-              f"{r['precision']} | failed: {r['error']} | | | |")
+              f"{r['precision']} | failed: {r['error']} | | | | |")
             continue
         b = base.get(key(r))
         ratio = "-"
@@ -447,8 +481,14 @@ def main():
                     ratio += f" (vs ORT int8: latency {r['latency_ms_median'] / b8['latency_ms_median']:.2f}x)"
                 elif r.get("texts_per_s") and b8.get("texts_per_s"):
                     ratio += f" (vs ORT int8: {r['texts_per_s'] / b8['texts_per_s']:.2f}x)"
+        eff = "-"
+        if r.get("effective_gflops") is not None:
+            eff = f"{r['effective_gflops']:.1f}"
+            pk = peaks.get((r["threads"], r["precision"]))
+            if pk:
+                eff += f" ({r['effective_gflops'] / pk:.0%})"
         P(f"| {r['model']} | {r['corpus']} ({r['texts']}, {fmt(r['tokens'])}) | {r['batch']} | {r['threads']} | {r['system']} | "
-          f"{r['precision']} | {fmt(r.get('texts_per_s'), 1)} | {fmt(r.get('tokens_per_s'))} | {fmt(r.get('latency_ms_median'), 2)} | {ratio} |")
+          f"{r['precision']} | {fmt(r.get('texts_per_s'), 1)} | {fmt(r.get('tokens_per_s'))} | {fmt(r.get('latency_ms_median'), 2)} | {ratio} | {eff} |")
     P("")
     for n in notes:
         P("- " + n)
