@@ -2,12 +2,21 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <climits>
+#include <mutex>
 
 namespace embed::compute {
 
 namespace {
 
-// The rows of pos (restricted to [lo, lo + R)) dotted with every row of x, for head h: out[len, R].
+// The small per-head products run inside the engine's parallel loops: OpenBLAS must not start threads
+// of its own (as compute::attention configures it too).
+void single_threaded_blas() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+// out[len, R] = x_h [len, head_dim] . pos_h[lo .. lo + R)^T
 void project(const float* x, std::size_t ld, std::size_t len, const float* pos, std::size_t ld_pos, int32_t lo,
              std::size_t R, std::size_t head_dim, float* out) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(len), static_cast<int>(R),
@@ -17,10 +26,15 @@ void project(const float* x, std::size_t ld, std::size_t len, const float* pos, 
 
 }  // namespace
 
-void disentangled_attention_bias(const DisentangledBiasArgs& a, std::vector<float>& scratch) {
+void disentangled_attention_bias(const DisentangledBiasArgs& a, std::size_t h, float* bias,
+                                 std::vector<float>& scratch) {
+  single_threaded_blas();
   const std::size_t n = a.len;
-  std::fill(a.bias, a.bias + a.heads * n * n, 0.0f);
-  if (n == 0 || (!a.c2p_index && !a.p2c_index)) return;
+  if (n == 0) return;
+  if (!a.c2p_index && !a.p2c_index) {
+    std::fill(bias, bias + n * n, 0.0f);
+    return;
+  }
   // Only the relative-position rows some distance of this sequence uses take part in the products.
   const std::size_t D = 2 * n - 1;
   int32_t lo = INT32_MAX, hi = INT32_MIN;
@@ -31,28 +45,26 @@ void disentangled_attention_bias(const DisentangledBiasArgs& a, std::vector<floa
     hi = std::max(hi, *mx);
   }
   const auto R = static_cast<std::size_t>(hi - lo + 1);
-  scratch.resize(2 * n * R);
-  float* c2p = scratch.data();
-  float* p2c = scratch.data() + n * R;
-  for (std::size_t h = 0; h < a.heads; ++h) {
-    const std::size_t col = h * a.head_dim;
-    float* out = a.bias + h * n * n;
-    if (a.c2p_index) {
-      project(a.q + col, a.ld, n, a.pos_key + col, a.ld_pos, lo, R, a.head_dim, c2p);
-      for (std::size_t i = 0; i < n; ++i) {
-        const float* row = c2p + i * R;
-        const int32_t* idx = a.c2p_index + (n - 1) + i;  // idx[-j] is the index of distance i - j
-        float* o = out + i * n;
-        for (std::size_t j = 0; j < n; ++j) o[j] = row[*(idx - j) - lo] / a.scale;
-      }
+  scratch.resize(n * R);
+  float* rel = scratch.data();
+  const std::size_t col = h * a.head_dim;
+  if (a.c2p_index) {
+    project(a.q + col, a.ld, n, a.pos_key + col, a.ld_pos, lo, R, a.head_dim, rel);
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* row = rel + i * R;
+      const int32_t* idx = a.c2p_index + (n - 1) + i;  // idx[-j]: the index of distance i - j
+      float* o = bias + i * n;
+      for (std::size_t j = 0; j < n; ++j) o[j] = row[*(idx - j) - lo] / a.scale;
     }
-    if (a.p2c_index) {
-      project(a.k + col, a.ld, n, a.pos_query + col, a.ld_pos, lo, R, a.head_dim, p2c);
-      for (std::size_t i = 0; i < n; ++i) {
-        const int32_t* idx = a.p2c_index + (n - 1) + i;
-        float* o = out + i * n;
-        for (std::size_t j = 0; j < n; ++j) o[j] += p2c[j * R + (*(idx - j) - lo)] / a.scale;
-      }
+  } else {
+    std::fill(bias, bias + n * n, 0.0f);
+  }
+  if (a.p2c_index) {
+    project(a.k + col, a.ld, n, a.pos_query + col, a.ld_pos, lo, R, a.head_dim, rel);
+    for (std::size_t i = 0; i < n; ++i) {
+      const int32_t* idx = a.p2c_index + (n - 1) + i;
+      float* o = bias + i * n;
+      for (std::size_t j = 0; j < n; ++j) o[j] += rel[j * R + (*(idx - j) - lo)] / a.scale;
     }
   }
 }

@@ -11,6 +11,8 @@
 #include "compute/disentangled_attention.hpp"
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
+#include "compute/threads.hpp"
+#include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
 
@@ -59,7 +61,8 @@ int64_t log_bucket_position(int64_t relative, int64_t bucket_size, int64_t max_p
 }
 
 struct DebertaLayer {
-  compute::Linear query, key, value, attention_output, intermediate, output;
+  compute::Linear qkv;  // query_proj, key_proj, value_proj fused: one [3H, H] GEMM, outputs side by side
+  compute::Linear attention_output, intermediate, output;
   LayerNormWeights attention_norm, output_norm;
   // The relative embeddings projected for c2p (keys) and p2c (queries): [2 * span, hidden] each, or empty.
   std::vector<float> pos_key, pos_query;
@@ -81,6 +84,7 @@ class DebertaV2Encoder : public Encoder {
     relative_attention_ = c.get_bool("relative_attention", false);
     share_att_key_ = c.get_bool("share_att_key", false);
     eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-7));
+    threads_ = compute::resolve_threads(ctx.options.threads);
     act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
 
     if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
@@ -136,9 +140,9 @@ class DebertaV2Encoder : public Encoder {
     for (std::size_t i = 0; i < layers_n_; ++i) {
       const std::string p = "encoder.layer." + std::to_string(i) + ".";
       DebertaLayer L;
-      L.query = compute::load_linear(w, p + "attention.self.query_proj", hidden_, hidden_);
-      L.key = compute::load_linear(w, p + "attention.self.key_proj", hidden_, hidden_);
-      L.value = compute::load_linear(w, p + "attention.self.value_proj", hidden_, hidden_);
+      L.qkv = compute::load_linear_stacked(
+          w, {p + "attention.self.query_proj", p + "attention.self.key_proj", p + "attention.self.value_proj"},
+          hidden_, {hidden_, hidden_, hidden_});
       L.attention_output = compute::load_linear(w, p + "attention.output.dense", hidden_, hidden_);
       L.attention_norm = load_layer_norm(w, p + "attention.output.LayerNorm", H);
       L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
@@ -152,16 +156,22 @@ class DebertaV2Encoder : public Encoder {
           proj.forward(rel.data(), rows, out.data());
           return out;
         };
-        if (c2p_) {
-          if (share_att_key_)
-            L.pos_key = project(L.key);
-          else
+        if (share_att_key_ && (c2p_ || p2c_)) {
+          // query_proj / key_proj of the relative embeddings: columns [0, H) / [H, 2H) of the fused layer.
+          std::vector<float> qkv(rows * 3 * hidden_);
+          L.qkv.forward(rel.data(), rows, qkv.data());
+          auto columns = [&](std::size_t first) {
+            std::vector<float> out(rows * hidden_);
+            for (std::size_t r = 0; r < rows; ++r)
+              std::copy_n(qkv.data() + r * 3 * hidden_ + first, hidden_, out.data() + r * hidden_);
+            return out;
+          };
+          if (c2p_) L.pos_key = columns(hidden_);
+          if (p2c_) L.pos_query = columns(0);
+        } else {
+          if (c2p_)
             L.pos_key = project(compute::load_linear(w, p + "attention.self.pos_key_proj", hidden_, hidden_));
-        }
-        if (p2c_) {
-          if (share_att_key_)
-            L.pos_query = project(L.query);
-          else
+          if (p2c_)
             L.pos_query = project(compute::load_linear(w, p + "attention.self.pos_query_proj", hidden_, hidden_));
         }
       }
@@ -176,59 +186,76 @@ class DebertaV2Encoder : public Encoder {
   std::size_t max_positions() const override { return positions_; }
 
   void forward(const PackedBatch& batch, float* out) const override {
+    compute::ThreadScope threads(threads_);
     const std::size_t T = batch.tokens(), H = hidden_;
+    if (T == 0) return;
     embed_tokens(batch, out);
-    std::vector<float> embedded;
-    if (conv_) embedded.assign(out, out + T * H);
+    // Activations live in this thread's workspace: sized by the largest batch seen, then reused.
+    auto& ws = compute::thread_workspace();
+    float* qkv = ws.floats(compute::Workspace::kModel0, T * 3 * H);
+    float* context = ws.floats(compute::Workspace::kModel1, T * H);
+    float* attn = ws.floats(compute::Workspace::kModel2, T * H);
+    float* inter = ws.floats(compute::Workspace::kModel3, T * intermediate_);
+    float* embedded = nullptr;  // the encoder's input, for the convolution after the first layer
+    if (conv_) {
+      embedded = ws.floats(compute::Workspace::kModel4, T * H);
+      std::copy(out, out + T * H, embedded);
+    }
 
-    // Per sequence: the relative-position row used by c2p / p2c for every distance i - j.
+    // Per sequence: the relative-position row c2p / p2c use for every distance i - j.
+    const bool rel_bias = relative_attention_ && (c2p_ || p2c_);
     std::vector<std::vector<int32_t>> c2p_index(batch.sequences()), p2c_index(batch.sequences());
-    if (relative_attention_ && (c2p_ || p2c_))
+    if (rel_bias)
       for (std::size_t s = 0; s < batch.sequences(); ++s) relative_indices(batch.length(s), c2p_index[s], p2c_index[s]);
 
-    std::vector<float> q(T * H), k(T * H), v(T * H), context(T * H), attn(T * H), inter(T * intermediate_);
-    std::vector<float> scratch, bias_scratch, bias;
+    // As transformers: scores / sqrt(head_dim * scale_factor), and each position term divided by the same.
     const auto head_scale = static_cast<double>(head_dim_) * static_cast<double>(scale_factor_);
     const float scale = static_cast<float>(1.0 / std::sqrt(head_scale));
     const float rel_divisor = static_cast<float>(std::sqrt(head_scale));
+    const std::size_t ld = 3 * H, items = batch.sequences() * heads_;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const auto& L = layers_[l];
-      L.query.forward(out, T, q.data());
-      L.key.forward(out, T, k.data());
-      L.value.forward(out, T, v.data());
-      for (std::size_t s = 0; s < batch.sequences(); ++s) {
-        const std::size_t off = batch.offsets[s] * H, n = batch.length(s);
-        const float* seq_bias = nullptr;
-        if (relative_attention_ && (c2p_ || p2c_) && n > 0) {
-          bias.resize(heads_ * n * n);
-          compute::DisentangledBiasArgs b;
-          b.q = q.data() + off;
-          b.k = k.data() + off;
-          b.ld = H;
-          b.len = n;
-          b.heads = heads_;
-          b.head_dim = head_dim_;
-          b.pos_key = c2p_ ? L.pos_key.data() : nullptr;
-          b.pos_query = p2c_ ? L.pos_query.data() : nullptr;
-          b.ld_pos = H;
-          b.c2p_index = c2p_ ? c2p_index[s].data() : nullptr;
-          b.p2c_index = p2c_ ? p2c_index[s].data() : nullptr;
-          b.scale = rel_divisor;
-          b.bias = bias.data();
-          compute::disentangled_attention_bias(b, bias_scratch);
-          seq_bias = bias.data();
+      L.qkv.forward(out, T, qkv);
+      // (sequence, head) pairs in parallel: each builds its head's [len, len] position bias, then attends.
+      compute::parallel_for(items, 1, [&](std::size_t begin, std::size_t end, int) {
+        thread_local std::vector<float> bias, bias_scratch, attention_scratch;
+        for (std::size_t item = begin; item < end; ++item) {
+          const std::size_t s = item / heads_, h = item % heads_;
+          const std::size_t off = batch.offsets[s], n = batch.length(s);
+          if (n == 0) continue;
+          const float* q = qkv + off * ld;
+          const float* k = q + H;
+          const float* v = q + 2 * H;
+          const float* head_bias = nullptr;
+          if (rel_bias) {
+            compute::DisentangledBiasArgs b;
+            b.q = q;
+            b.k = k;
+            b.ld = ld;
+            b.len = n;
+            b.head_dim = head_dim_;
+            b.pos_key = c2p_ ? L.pos_key.data() : nullptr;
+            b.pos_query = p2c_ ? L.pos_query.data() : nullptr;
+            b.ld_pos = H;
+            b.c2p_index = c2p_ ? c2p_index[s].data() : nullptr;
+            b.p2c_index = p2c_ ? p2c_index[s].data() : nullptr;
+            b.scale = rel_divisor;
+            bias.resize(n * n);
+            compute::disentangled_attention_bias(b, h, bias.data(), bias_scratch);
+            head_bias = bias.data();
+          }
+          const std::size_t col = h * head_dim_;
+          compute::attention({q + col, k + col, v + col, ld, n, 1, head_dim_, scale, head_bias,
+                              context + off * H + col, H},
+                             attention_scratch);
         }
-        compute::attention({q.data() + off, k.data() + off, v.data() + off, H, n, heads_, head_dim_, scale, seq_bias,
-                            context.data() + off, H},
-                           scratch);
-      }
-      L.attention_output.forward(context.data(), T, attn.data());
-      compute::add_layer_norm(attn.data(), out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
-      L.intermediate.forward(attn.data(), T, inter.data());
-      compute::apply_activation(act_, inter.data(), inter.size());
-      L.output.forward(inter.data(), T, out);
-      compute::add_layer_norm(out, attn.data(), T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
-      if (l == 0 && conv_) apply_conv(batch, embedded.data(), out);
+      });
+      L.attention_output.forward(context, T, attn);
+      compute::add_layer_norm(attn, out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
+      L.intermediate.forward(attn, T, inter, act_);  // bias + activation fused into the GEMM
+      L.output.forward(inter, T, out);
+      compute::add_layer_norm(out, attn, T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+      if (l == 0 && conv_) apply_conv(batch, embedded, out);
     }
   }
 
@@ -385,7 +412,7 @@ class DebertaV2Encoder : public Encoder {
   std::size_t type_vocab_ = 0, embedding_size_ = 0;
   bool position_biased_input_ = true, relative_attention_ = false, share_att_key_ = false, rel_layer_norm_ = false;
   bool c2p_ = false, p2c_ = false, conv_ = false;
-  int scale_factor_ = 1;
+  int scale_factor_ = 1, threads_ = 1;
   int64_t max_relative_ = 0, buckets_ = -1, span_ = 0;
   float eps_ = 1e-7f;
   compute::Activation act_ = compute::Activation::Gelu, conv_act_ = compute::Activation::Tanh;
