@@ -1,5 +1,5 @@
 // Tokenizer throughput, single thread: chars/s and tokens/s per tokenizer on ~10 MB of text.
-//   tokenizer_bench [TEXT_FILE] [TOKENIZERS_DIR] [TARGET_MB]
+//   tokenizer_bench [TEXT_FILE] [TOKENIZERS_DIR] [TARGET_MB] [MODEL,MODEL...]
 // Defaults: /work/shared/bench/passages.txt, <repo>/tests/data/tokenizers, 10. Each line is one text
 // (no truncation, special tokens added), as a batch of documents would be tokenized.
 #include <chrono>
@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   fs::path text_file = argc > 1 ? fs::path(argv[1]) : fs::path("/work/shared/bench/passages.txt");
   fs::path tok_dir = argc > 2 ? fs::path(argv[2]) : fs::path(__FILE__).parent_path().parent_path() / "tests/data/tokenizers";
   double target_mb = argc > 3 ? std::stod(argv[3]) : 10.0;
+  std::string only = argc > 4 ? std::string(",") + argv[4] + "," : std::string();
 
   std::ifstream in(text_file);
   if (!in) {
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
                           "t5-small", "paraphrase-albert-small-v2"};
   embed::TokenizeOptions opt;
   for (const char* m : models) {
+    if (!only.empty() && only.find(std::string(",") + m + ",") == std::string::npos) continue;
     fs::path dir = tok_dir / m;
     if (!fs::exists(dir / "tokenizer.json")) continue;
     try {

@@ -12,12 +12,37 @@ bool is_bert_punc(char32_t c) {
 }  // namespace
 
 void BertPreTokenizer::pre_tokenize(PreTokenizedString& s) const {
+  // tokenizers splits on whitespace (removed), then on punctuation (isolated). Both in one pass: the
+  // pieces are the runs of other chars and each punctuation char; slicing once gives the same splits.
   s.split([](NormalizedString&& n) {
-    return split_normalized(n, find_char_matches(n.normalized(), [](char32_t c) { return is_whitespace(c); }),
-                            SplitBehavior::Removed);
-  });
-  s.split([](NormalizedString&& n) {
-    return split_normalized(n, find_char_matches(n.normalized(), is_bert_punc), SplitBehavior::Isolated);
+    const std::string& str = n.normalized();
+    std::vector<NormalizedString> out;
+    std::size_t i = 0, run = std::string::npos;
+    while (i < str.size()) {
+      std::size_t b = i;
+      unsigned char ch = static_cast<unsigned char>(str[i]);
+      bool ws, punc;
+      if (ch < 0x80) {
+        ++i;
+        ws = ch == ' ' || (ch >= 0x09 && ch <= 0x0D);
+        punc = !ws && ((ch >= 33 && ch <= 47) || (ch >= 58 && ch <= 64) || (ch >= 91 && ch <= 96) || (ch >= 123 && ch <= 126));
+      } else {
+        char32_t c = next_char(str, i);
+        ws = is_whitespace(c);
+        punc = !ws && is_bert_punc(c);
+      }
+      if (ws || punc) {
+        if (run != std::string::npos) {
+          out.push_back(n.slice(run, b));
+          run = std::string::npos;
+        }
+        if (punc) out.push_back(n.slice(b, i));
+      } else if (run == std::string::npos) {
+        run = b;
+      }
+    }
+    if (run != std::string::npos) out.push_back(n.slice(run, str.size()));
+    return out;
   });
 }
 
