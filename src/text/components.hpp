@@ -1,5 +1,6 @@
 #pragma once
 // The tokenizer.json components implemented here (sentencepiece ones live in their own files).
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -165,6 +166,43 @@ struct StringHash {
 };
 using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
+// Open-addressing string -> id table with one contiguous string pool (fast lookups for hot loops).
+class FlatStringTable {
+ public:
+  void build(const std::vector<std::pair<std::string, int32_t>>& entries);
+  int32_t find(std::string_view key) const {  // -1 if absent
+    if (slots_.empty()) return -1;
+    uint64_t h = hash(key);
+    uint32_t tag = static_cast<uint32_t>(h >> 32);
+    std::size_t i = static_cast<std::size_t>(h) & mask_;
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.id < 0) return -1;
+      if (s.tag == tag && s.len == key.size() && std::memcmp(pool_.data() + s.off, key.data(), key.size()) == 0) return s.id;
+      i = (i + 1) & mask_;
+    }
+  }
+  static uint64_t hash(std::string_view k) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ k.size();
+    for (unsigned char c : k) h = (h ^ c) * 0x100000001B3ull;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    return h;
+  }
+
+ private:
+  struct Slot {
+    uint32_t tag = 0;
+    int32_t id = -1;
+    uint32_t off = 0;
+    uint32_t len = 0;
+  };
+  std::vector<Slot> slots_;
+  std::string pool_;
+  std::size_t mask_ = 0;
+};
+
 class WordPieceModel : public TokenModel {
  public:
   WordPieceModel(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars);
@@ -180,6 +218,8 @@ class WordPieceModel : public TokenModel {
   std::size_t max_chars_;
   std::optional<int32_t> unk_id_;
   std::size_t max_token_bytes_ = 0;
+  FlatStringTable words_;          // every vocabulary entry
+  FlatStringTable continuations_;  // entries starting with the prefix, keyed without it
 };
 
 class BpeModel : public TokenModel {

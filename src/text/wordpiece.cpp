@@ -17,6 +17,29 @@ WordPieceModel::WordPieceModel(Vocab vocab, std::string unk_token, std::string p
     if (id >= 0) vocab_r_[static_cast<std::size_t>(id)] = t;
   auto it = vocab_.find(unk_);
   if (it != vocab_.end()) unk_id_ = it->second;
+  std::vector<std::pair<std::string, int32_t>> words, conts;
+  for (const auto& [t, id] : vocab_) {
+    words.emplace_back(t, id);
+    if (t.size() >= prefix_.size() && t.compare(0, prefix_.size(), prefix_) == 0) conts.emplace_back(t.substr(prefix_.size()), id);
+  }
+  words_.build(words);
+  continuations_.build(conts);
+}
+
+void FlatStringTable::build(const std::vector<std::pair<std::string, int32_t>>& entries) {
+  std::size_t cap = 16;
+  while (cap < entries.size() * 2) cap <<= 1;
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  pool_.clear();
+  for (const auto& [k, id] : entries) {
+    if (id < 0 || find(k) >= 0) continue;
+    uint64_t h = hash(k);
+    std::size_t i = static_cast<std::size_t>(h) & mask_;
+    while (slots_[i].id >= 0) i = (i + 1) & mask_;
+    slots_[i] = Slot{static_cast<uint32_t>(h >> 32), id, static_cast<uint32_t>(pool_.size()), static_cast<uint32_t>(k.size())};
+    pool_ += k;
+  }
 }
 
 std::vector<Token> WordPieceModel::tokenize(std::string_view seq) const {
@@ -26,37 +49,31 @@ std::vector<Token> WordPieceModel::tokenize(std::string_view seq) const {
     return std::vector<Token>{Token{*unk_id_, unk_, {0, seq.size()}}};
   };
   if (count_chars(seq) > max_chars_) return unk();
-  std::string buf = prefix_;
   std::size_t start = 0;
   while (start < seq.size()) {
     std::size_t end = seq.size();
-    // No vocabulary entry is longer than max_token_bytes_ (plus the prefix for continuations).
+    // No vocabulary entry is longer than max_token_bytes_.
     std::size_t limit = start + max_token_bytes_;
     if (end > limit) {
       end = limit;
       while (end > start && (static_cast<unsigned char>(seq[end]) & 0xC0) == 0x80) --end;
     }
-    bool found = false;
+    const FlatStringTable& table = start == 0 ? words_ : continuations_;
+    int32_t id = -1;
     while (start < end) {
-      std::string_view sub = seq.substr(start, end - start);
-      Vocab::const_iterator it;
-      if (start > 0) {
-        buf.resize(prefix_.size());
-        buf.append(sub);
-        it = vocab_.find(std::string_view(buf));
-      } else {
-        it = vocab_.find(sub);
-      }
-      if (it != vocab_.end()) {
-        out.push_back(Token{it->second, it->first, {start, end}});
-        found = true;
-        break;
-      }
-      // step back one char
-      --end;
+      id = table.find(seq.substr(start, end - start));
+      if (id >= 0) break;
+      --end;  // step back one char
       while (end > start && (static_cast<unsigned char>(seq[end]) & 0xC0) == 0x80) --end;
     }
-    if (!found) return unk();
+    if (id < 0) return unk();
+    std::string value;
+    if (start > 0) {
+      value.reserve(prefix_.size() + (end - start));
+      value = prefix_;
+    }
+    value.append(seq.substr(start, end - start));
+    out.push_back(Token{id, std::move(value), {start, end}});
     start = end;
   }
   return out;
