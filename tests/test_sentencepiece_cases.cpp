@@ -7,9 +7,17 @@
 
 #include <gtest/gtest.h>
 
+#include <sentencepiece_processor.h>
+
 #include "embed/error.hpp"
 #include "embed/tokenizer.hpp"
 #include "support/test_support.hpp"
+#include "text/metaspace.hpp"
+#include "text/pipeline.hpp"
+#include "text/precompiled.hpp"
+#include "text/sp_decoders.hpp"
+#include "text/spm_loader.hpp"
+#include "text/unigram.hpp"
 #include "tokenizer_case_check.hpp"
 
 namespace fs = std::filesystem;
@@ -122,3 +130,299 @@ void check_model_fixture(const std::string& model, bool use_loader) {
 TEST(SentencepieceModelFixtures, DebertaV3TinySpmModel) { check_model_fixture("deberta-v3-tiny", true); }
 TEST(SentencepieceModelFixtures, MultilingualTinyTokenizerJson) { check_model_fixture("multilingual-tiny", false); }
 TEST(SentencepieceModelFixtures, MultilingualTinySentencepieceBpeModel) { check_model_fixture("multilingual-tiny", true); }
+
+// ---------------------------------------------------------------- unit tests
+using embed::text::NormalizedString;
+using embed::text::PieceType;
+using embed::text::UnigramModel;
+using embed::text::UnigramPiece;
+
+namespace {
+std::vector<std::string> values(const std::vector<embed::text::Token>& t) {
+  std::vector<std::string> v;
+  for (const auto& x : t) v.push_back(x.value);
+  return v;
+}
+std::vector<int32_t> ids_of(const std::vector<embed::text::Token>& t) {
+  std::vector<int32_t> v;
+  for (const auto& x : t) v.push_back(x.id);
+  return v;
+}
+std::vector<UnigramPiece> tiny_vocab() {
+  return {{"<unk>", 0.0, PieceType::Unknown}, {"a", -2.0, PieceType::Normal},  {"b", -2.0, PieceType::Normal},
+          {"ab", -3.0, PieceType::Normal},    {"abc", -10.0, PieceType::Normal}, {"c", -5.0, PieceType::Normal},
+          {"<0x64>", 0.0, PieceType::Byte},   {"bc", -6.5, PieceType::Normal}};
+}
+}  // namespace
+
+TEST(UnigramUnit, ViterbiPicksBestSegmentation) {
+  UnigramModel::Options o;
+  o.unk_id = 0;
+  UnigramModel m(tiny_vocab(), o);
+  // a+b+c = -9, ab+c = -8, a+bc = -8.5, abc = -10
+  auto t = m.tokenize("abc");
+  EXPECT_EQ(values(t), (std::vector<std::string>{"ab", "c"}));
+  EXPECT_EQ(ids_of(t), (std::vector<int32_t>{3, 5}));
+  EXPECT_EQ(t[1].offsets, (embed::text::ByteSpan{2, 3}));
+  EXPECT_TRUE(m.tokenize("").empty());
+}
+
+TEST(UnigramUnit, UnknownCharsAreFusedWithTheUnkPenalty) {
+  UnigramModel::Options o;
+  o.unk_id = 0;
+  UnigramModel m(tiny_vocab(), o);
+  // 'x' and 'é' have no piece: one fused unk token carrying the original text.
+  auto t = m.tokenize("xé\xc3\xa9" "ab");
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].id, 0);
+  EXPECT_EQ(t[0].value, "x\xc3\xa9\xc3\xa9");
+  EXPECT_EQ(t[0].offsets, (embed::text::ByteSpan{0, 5}));
+  EXPECT_EQ(t[1].value, "ab");
+  // unk costs min_score - 10 = -20: "d" (unknown) + "c" is worse than nothing else possible.
+  UnigramModel::Options none;
+  UnigramModel no_unk(tiny_vocab(), none);
+  EXPECT_THROW(no_unk.tokenize("x"), embed::Error);
+}
+
+TEST(UnigramUnit, ByteFallback) {
+  UnigramModel::Options o;
+  o.unk_id = 0;
+  o.byte_fallback = true;
+  UnigramModel m(tiny_vocab(), o);
+  auto t = m.tokenize("dab");
+  EXPECT_EQ(values(t), (std::vector<std::string>{"<0x64>", "ab"}));
+  EXPECT_EQ(t[0].id, 6);
+  // a byte without a piece: the whole unknown string becomes unk
+  auto u = m.tokenize("xa");
+  EXPECT_EQ(ids_of(u), (std::vector<int32_t>{0, 1}));
+  // sentencepiece mode: byte pieces are not matchable as text, every byte gets its own span
+  o.spm = true;
+  UnigramModel s(tiny_vocab(), o);
+  auto v = s.tokenize("\xc3\xa9");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].value, "<0xC3>");
+  EXPECT_EQ(v[0].id, 0);  // no <0xC3> piece -> unk
+  EXPECT_EQ(v[1].offsets, (embed::text::ByteSpan{1, 2}));
+  EXPECT_EQ(ids_of(s.tokenize("<0x64>")).size(), 6u);  // "<0x64>" is not a matchable piece in spm mode
+}
+
+TEST(UnigramUnit, TieBreakingFollowsEachLibrary) {
+  // "aa" = a + a (-2 + -2) = aa (-4): an exact tie. tokenizers keeps the first candidate found for
+  // an end position (the longer piece starting earlier); so does sentencepiece when the sums are exact.
+  std::vector<UnigramPiece> v = {{"<unk>", 0, PieceType::Unknown}, {"a", -2, PieceType::Normal}, {"aa", -4, PieceType::Normal}};
+  UnigramModel::Options o;
+  o.unk_id = 0;
+  EXPECT_EQ(values(UnigramModel(v, o).tokenize("aa")), (std::vector<std::string>{"aa"}));
+  o.spm = true;
+  EXPECT_EQ(values(UnigramModel(v, o).tokenize("aa")), (std::vector<std::string>{"aa"}));
+}
+
+TEST(UnigramUnit, SpmModeSkipsControlAndUnusedPieces) {
+  std::vector<UnigramPiece> v = {{"<unk>", 0, PieceType::Unknown}, {"<s>", 0, PieceType::Control},
+                                 {"a", -2, PieceType::Normal},     {"b", -2, PieceType::Unused},
+                                 {"ab", -1, PieceType::Unused},    {"<", -3, PieceType::Normal}};
+  UnigramModel::Options o;
+  o.unk_id = 0;
+  o.spm = true;
+  UnigramModel m(v, o);
+  auto t = m.tokenize("ab<s>");
+  // b is unused -> unknown; "s>" unknown too, and unknown runs are merged
+  EXPECT_EQ(values(t), (std::vector<std::string>{"a", "b", "<", "s>"}));
+  EXPECT_EQ(ids_of(t), (std::vector<int32_t>{2, 0, 5, 0}));
+}
+
+namespace {
+std::shared_ptr<const embed::text::CharsMap> t5_charsmap() {
+  auto j = embed::testing::read_json_file(data_path("tokenizers/t5-small/tokenizer.json"));
+  std::string b64 = j["normalizer"]["precompiled_charsmap"].get<std::string>();
+  return std::make_shared<const embed::text::CharsMap>(embed::text::base64_decode(b64, "t5"), "t5");
+}
+}  // namespace
+
+TEST(PrecompiledUnit, CharsmapFromFixture) {
+  auto map = t5_charsmap();
+  embed::text::PrecompiledNormalizer n(map);
+  EXPECT_EQ(n.normalize_string("\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3"), "ABC");  // fullwidth ABC (NFKC)
+  EXPECT_EQ(n.normalize_string("\xef\xac\x81x"), "fix");                         // U+FB01 ligature
+  EXPECT_EQ(n.normalize_string("plain text"), "plain text");
+  EXPECT_EQ(n.normalize_string("e\xcc\x81"), "\xc3\xa9");  // e + U+0301 composed as one grapheme
+  // Offsets: "ﬁx" -> "fix"; 'f' and 'i' both come from the 3-byte ligature.
+  NormalizedString s("\xef\xac\x81x");
+  n.normalize(s);
+  EXPECT_EQ(s.normalized(), "fix");
+  EXPECT_EQ(s.original_span(0, 1), (embed::text::ByteSpan{0, 3}));
+  EXPECT_EQ(s.original_span(2, 3), (embed::text::ByteSpan{3, 4}));
+  // longest vs shortest rule lookup agree on single chars
+  auto l = map->longest("\xef\xbc\xa1rest");
+  EXPECT_EQ(l.second, 3u);
+  EXPECT_EQ(std::string(l.first), "A");
+  EXPECT_EQ(map->longest("abc").second, 0u);
+}
+
+TEST(PrecompiledUnit, SentencepieceNormalizerWhitespaceAndOffsets) {
+  embed::text::SpmNormalizer n(t5_charsmap(), embed::text::SpmNormalizerSpec{});
+  std::string out;
+  std::vector<std::size_t> n2o;
+  n.normalize_raw("  Hello \xef\xbc\xa1  world ", out, n2o);
+  EXPECT_EQ(out, "\xe2\x96\x81Hello\xe2\x96\x81" "A\xe2\x96\x81world");
+  ASSERT_EQ(n2o.size(), out.size() + 1);
+  EXPECT_EQ(n2o[0], 2u);   // dummy prefix maps to the first kept char
+  EXPECT_EQ(n2o.back(), 18u);  // trailing space dropped
+  NormalizedString s("  Hello \xef\xbc\xa1  world ");
+  n.normalize(s);
+  EXPECT_EQ(s.normalized(), out);
+  // "▁world" -> original [11, 18): the first space of the collapsed run (the rest are dropped), then "world"
+  std::size_t w = out.find("\xe2\x96\x81world");
+  EXPECT_EQ(s.original_span(w, out.size()), (embed::text::ByteSpan{11, 18}));
+  n.normalize_raw("   ", out, n2o);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(SpDecoders, MetaspaceByteFallbackFuseStrip) {
+  embed::text::ByteFallbackDecoder bf;
+  // an invalid run gives one U+FFFD per byte
+  EXPECT_EQ(bf.decode_chain({"a", "<0xC3>", "<0xFF>", "b"}),
+            (std::vector<std::string>{"a", "\xef\xbf\xbd", "\xef\xbf\xbd", "b"}));
+  EXPECT_EQ(bf.decode_chain({"<0xC3>", "<0xA9>", "x"}), (std::vector<std::string>{"\xc3\xa9", "x"}));
+  EXPECT_EQ(bf.decode_chain({"<0xC3>", "x"}), (std::vector<std::string>{"\xef\xbf\xbd", "x"}));
+  embed::text::FuseDecoder fuse;
+  EXPECT_EQ(fuse.decode_chain({"a", "b", "c"}), (std::vector<std::string>{"abc"}));
+  embed::text::StripDecoder strip(U' ', 1, 0);
+  EXPECT_EQ(strip.decode_chain({"  a ", "b"}), (std::vector<std::string>{" a ", "b"}));
+  embed::text::MetaspaceDecoder ms(U'\u2581', embed::text::PrependScheme::Always);
+  EXPECT_EQ(ms.decode_chain({"\xe2\x96\x81Hello", "\xe2\x96\x81world"}), (std::vector<std::string>{"Hello", " world"}));
+  auto tok = Tokenizer::from_tokenizer_json(data_path("tokenizers/t5-small/tokenizer.json"));
+  auto e = tok.encode("Hello world, how are you?");
+  EXPECT_EQ(tok.decode(e.ids, true), "Hello world, how are you?");
+}
+
+TEST(SentencepieceLoader, ProtoFieldsAndErrors) {
+  auto m = embed::text::read_spm_model(data_path("tokenizers/deberta-v3-xsmall/spm.model"));
+  EXPECT_EQ(m.pieces.size(), 128000u);
+  EXPECT_TRUE(m.byte_fallback);
+  EXPECT_EQ(m.model_type, 1);
+  EXPECT_FALSE(m.precompiled_charsmap.empty());
+  EXPECT_EQ(m.pieces[0].piece, "[PAD]");
+  EXPECT_EQ(m.pieces[0].type, PieceType::Control);
+  auto t5 = embed::text::read_spm_model(data_path("tokenizers/t5-small/spiece.model"));
+  EXPECT_FALSE(t5.byte_fallback);
+  EXPECT_EQ(t5.pieces[2].piece, "<unk>");
+  EXPECT_EQ(t5.pieces[2].type, PieceType::Unknown);
+  std::string bad = "\x0a\xff\xff\xff\x0f";
+  try {
+    embed::text::parse_spm_model_proto(bad, "x.model");
+    FAIL() << "expected an error";
+  } catch (const embed::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("x.model: malformed sentencepiece model"), std::string::npos) << e.what();
+  }
+  auto tok = Tokenizer::from_directory(copy_without_tokenizer_json("tokenizers/deberta-v3-xsmall", "spm-deberta-api"));
+  EXPECT_EQ(tok.token_to_id("[MASK]"), 128000);
+  EXPECT_EQ(tok.token_to_id("[CLS]"), 1);
+  EXPECT_EQ(tok.num_special_tokens_to_add(false), 2u);
+  EXPECT_EQ(tok.num_special_tokens_to_add(true), 3u);
+  auto e = tok.encode("Hello world \xf0\x90\x8c\xb1!");
+  EXPECT_EQ(tok.decode(e.ids, true), "Hello world \xf0\x90\x8c\xb1!");
+}
+
+// ---------------------------------------------------------------- libsentencepiece cross-check
+namespace {
+struct SpmPiece {
+  int id;
+  std::size_t begin, end;
+};
+uint64_t read_varint(const std::string& s, std::size_t& i) {
+  uint64_t v = 0;
+  for (int sh = 0; i < s.size(); sh += 7) {
+    auto b = static_cast<unsigned char>(s[i++]);
+    v |= static_cast<uint64_t>(b & 0x7F) << sh;
+    if (!(b & 0x80)) break;
+  }
+  return v;
+}
+// SentencePieceText {2: repeated SentencePiece {2: id, 4: begin, 5: end}}
+std::vector<SpmPiece> parse_spt(const std::string& s) {
+  std::vector<SpmPiece> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    uint64_t key = read_varint(s, i);
+    int wire = key & 7;
+    if (wire == 0) {
+      read_varint(s, i);
+    } else if (wire == 5) {
+      i += 4;
+    } else if (wire == 2) {
+      std::size_t n = read_varint(s, i);
+      if ((key >> 3) == 2) {
+        std::string m = s.substr(i, n);
+        SpmPiece p{0, 0, 0};
+        std::size_t k = 0;
+        while (k < m.size()) {
+          uint64_t kk = read_varint(m, k);
+          int w = kk & 7, f = static_cast<int>(kk >> 3);
+          if (w == 0) {
+            uint64_t v = read_varint(m, k);
+            if (f == 2) p.id = static_cast<int>(v);
+            if (f == 4) p.begin = v;
+            if (f == 5) p.end = v;
+          } else if (w == 2) {
+            k += read_varint(m, k);
+          } else if (w == 5) {
+            k += 4;
+          }
+        }
+        out.push_back(p);
+      }
+      i += n;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+// Every text of the golden cases, plus some edge cases, through libsentencepiece (the reference of
+// the loader) and through the loader's normalizer + model: same ids, same byte spans.
+TEST(SentencepieceLoader, AgreesWithLibsentencepiece) {
+  struct M {
+    const char* dir;
+    const char* file;
+    const char* cases;
+  };
+  for (M m : {M{"tokenizers/deberta-v3-xsmall", "spm.model", "deberta-v3-xsmall"}, M{"tokenizers/t5-small", "spiece.model", "t5-small"},
+              M{"tokenizers/t5-small", "spiece.model", "paraphrase-albert-small-v2"}}) {
+    sentencepiece::SentencePieceProcessor sp;
+    ASSERT_TRUE(sp.Load((data_path(m.dir) / m.file).string()).ok());
+    auto tok = Tokenizer::from_directory(copy_without_tokenizer_json(m.dir, std::string("spm-x-") + m.file));
+    const auto& p = tok.pipeline();
+    std::vector<std::string> texts = {"", " ", "a", "  many   spaces\there  ", "\xe2\x80\x83\xe3\x80\x80x", "a\xcc\x81\xcc\x81",
+                                      "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", "\xef\xac\x81\xef\xac\x82 \xe2\x91\xa0\xe3\x8d\xbf"};
+    for (const auto& c : embed::testing::read_jsonl_file(data_path(std::string("tokenizers/") + m.cases + "/cases.jsonl"))) {
+      texts.push_back(c["text"].get<std::string>());
+      if (c.contains("text2") && !c["text2"].is_null()) texts.push_back(c["text2"].get<std::string>());
+    }
+    std::size_t n = 0, same = 0;
+    for (const auto& text : texts) {
+      // Only the model + normalizer (the loader's special-token splitting is not sentencepiece's).
+      NormalizedString ns(text);
+      p.normalizer->normalize(ns);
+      auto toks = p.model->tokenize(ns.normalized());
+      std::vector<SpmPiece> got;
+      for (const auto& t : toks) {
+        auto span = ns.original_span(t.offsets.first, t.offsets.second);
+        got.push_back(SpmPiece{t.id, span.first, span.second});
+      }
+      auto want = parse_spt(sp.EncodeAsSerializedProto(text));
+      bool ok = got.size() == want.size();
+      for (std::size_t i = 0; ok && i < got.size(); ++i)
+        ok = got[i].id == want[i].id && got[i].begin == want[i].begin && got[i].end == want[i].end;
+      ++n;
+      same += ok;
+      if (!ok) {
+        std::string g, w;
+        for (auto x : got) g += std::to_string(x.id) + "[" + std::to_string(x.begin) + "," + std::to_string(x.end) + ") ";
+        for (auto x : want) w += std::to_string(x.id) + "[" + std::to_string(x.begin) + "," + std::to_string(x.end) + ") ";
+        ADD_FAILURE() << m.file << ": " << nlohmann::json(text).dump() << "\n got  " << g << "\n want " << w;
+      }
+    }
+    std::cout << "[libsentencepiece] " << m.file << " (" << m.cases << " texts): " << same << "/" << n << " agree\n";
+  }
+}
