@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
+
+#include "compute/threads.hpp"
 
 namespace embed::compute {
 
@@ -28,13 +31,36 @@ int relative_position_bucket(int64_t relative_position, int num_buckets, int max
   return static_cast<int>(ret + large);
 }
 
+namespace {
+// Head h of the bias of a len-token sequence: [len, len]. Row i holds distances -i .. len-1-i, a
+// contiguous slice of the table starting at index max_len-1-i.
+void expand_head(const float* table, std::size_t h, std::size_t max_len, std::size_t len, float* out) {
+  const float* th = table + h * (2 * max_len - 1) + (max_len - 1);
+  for (std::size_t i = 0; i < len; ++i) std::memcpy(out + i * len, th - i, len * sizeof(float));
+}
+}  // namespace
+
 void expand_relative_bias(const float* table, std::size_t heads, std::size_t max_len, std::size_t len, float* out) {
-  const std::size_t span = 2 * max_len - 1;
-  for (std::size_t h = 0; h < heads; ++h) {
-    // Row i holds distances -i .. len-1-i: a contiguous slice of the table starting at index max_len-1-i.
-    const float* th = table + h * span + (max_len - 1);
-    for (std::size_t i = 0; i < len; ++i) std::memcpy(out + (h * len + i) * len, th - i, len * sizeof(float));
-  }
+  for (std::size_t h = 0; h < heads; ++h) expand_head(table, h, max_len, len, out + h * len * len);
+}
+
+void attention_packed_relative(const PackedAttentionArgs& a, const float* table, std::size_t max_len) {
+  const std::size_t items = a.sequences * a.heads;
+  parallel_for(items, 1, [&](std::size_t b, std::size_t e, int) {
+    // Per worker thread, reused across calls: no allocation in the steady state.
+    thread_local std::vector<float> bias, scratch;
+    for (std::size_t i = b; i < e; ++i) {
+      const std::size_t s = i / a.heads, h = i % a.heads;
+      const std::size_t off = a.offsets[s], len = a.offsets[s + 1] - off;
+      if (len == 0) continue;
+      bias.resize(std::max(bias.size(), len * len));
+      expand_head(table, h, max_len, len, bias.data());
+      const std::size_t col = h * a.head_dim;
+      attention({a.q + off * a.ld + col, a.k + off * a.ld + col, a.v + off * a.ld + col, a.ld, len, 1, a.head_dim,
+                 a.scale, bias.data(), a.out + off * a.ld_out + col, a.ld_out},
+                scratch);
+    }
+  });
 }
 
 }  // namespace embed::compute

@@ -1,8 +1,11 @@
 #pragma once
-// Relative position biases added to attention scores: T5 / MPNet log buckets and the expansion of a
-// per-distance table into the [heads, len, len] bias that compute::attention takes.
+// Relative position biases added to attention scores: T5 / MPNet log buckets, the expansion of a
+// per-distance table into the [heads, len, len] bias that compute::attention takes, and packed-batch
+// attention with such a bias.
 #include <cstddef>
 #include <cstdint>
+
+#include "compute/ops.hpp"
 
 namespace embed::compute {
 
@@ -16,5 +19,10 @@ int relative_position_bucket(int64_t relative_position, int num_buckets, int max
 // table[h * (2*max_len - 1) + d + max_len - 1]. Writes out[h][i][j] = table(h, j - i) for a sequence of
 // len <= max_len tokens: out is [heads, len, len].
 void expand_relative_bias(const float* table, std::size_t heads, std::size_t max_len, std::size_t len, float* out);
+
+// attention_packed with, for every sequence, the bias expand_relative_bias(table, heads, max_len, len)
+// added to the scaled scores. (sequence, head) pairs run in parallel; each expands only its own head.
+// Every sequence must have at most max_len tokens.
+void attention_packed_relative(const PackedAttentionArgs& a, const float* table, std::size_t max_len);
 
 }  // namespace embed::compute

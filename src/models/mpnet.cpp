@@ -8,6 +8,8 @@
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
 #include "compute/relative_position.hpp"
+#include "compute/threads.hpp"
+#include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
 
@@ -31,7 +33,8 @@ LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& na
 }
 
 struct MPNetLayer {
-  compute::Linear q, k, v, o, intermediate, output;
+  compute::Linear qkv;  // q, k, v fused: one [3H, H] GEMM, outputs side by side in [T, 3H]
+  compute::Linear o, intermediate, output;
   LayerNormWeights attention_norm, output_norm;
 };
 
@@ -46,6 +49,7 @@ class MPNetEncoder : public Encoder {
     vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
     eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
+    threads_ = compute::resolve_threads(ctx.options.threads);
     act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
     const auto buckets = c.get_int("relative_attention_num_buckets", 32);
     if (buckets < kBiasBuckets)
@@ -68,9 +72,9 @@ class MPNetEncoder : public Encoder {
     for (std::size_t i = 0; i < layers_n_; ++i) {
       const std::string p = "encoder.layer." + std::to_string(i) + ".";
       MPNetLayer L;
-      L.q = compute::load_linear(w, p + "attention.attn.q", hidden_, hidden_);
-      L.k = compute::load_linear(w, p + "attention.attn.k", hidden_, hidden_);
-      L.v = compute::load_linear(w, p + "attention.attn.v", hidden_, hidden_);
+      L.qkv = compute::load_linear_stacked(
+          w, {p + "attention.attn.q", p + "attention.attn.k", p + "attention.attn.v"}, hidden_,
+          {hidden_, hidden_, hidden_});
       L.o = compute::load_linear(w, p + "attention.attn.o", hidden_, hidden_);
       L.attention_norm = load_layer_norm(w, p + "attention.LayerNorm", H);
       L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
@@ -94,35 +98,29 @@ class MPNetEncoder : public Encoder {
   std::size_t max_positions() const override { return positions_ - static_cast<std::size_t>(kPaddingIdx + 1); }
 
   void forward(const PackedBatch& batch, float* out) const override {
+    compute::ThreadScope threads(threads_);
     const std::size_t T = batch.tokens(), H = hidden_;
+    if (T == 0) return;
     embed_tokens(batch, out);
-    std::vector<float> q(T * H), k(T * H), v(T * H), context(T * H), attn(T * H), inter(T * intermediate_);
-    std::vector<float> scratch, bias;
-    std::size_t bias_len = 0;  // the sequence length `bias` currently holds ([heads, len, len]); 0: none
+    // Activations live in this thread's workspace: sized by the largest batch seen, then reused.
+    auto& ws = compute::thread_workspace();
+    float* qkv = ws.floats(compute::Workspace::kModel0, T * 3 * H);
+    float* context = ws.floats(compute::Workspace::kModel1, T * H);
+    float* attn = ws.floats(compute::Workspace::kModel2, T * H);
+    float* inter = ws.floats(compute::Workspace::kModel3, T * intermediate_);
     const std::size_t head_dim = H / heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     for (const auto& L : layers_) {
-      L.q.forward(out, T, q.data());
-      L.k.forward(out, T, k.data());
-      L.v.forward(out, T, v.data());
-      for (std::size_t s = 0; s < batch.sequences(); ++s) {
-        const std::size_t len = batch.length(s), off = batch.offsets[s] * H;
-        if (len == 0) continue;
-        if (len != bias_len) {
-          bias.resize(heads_ * len * len);
-          compute::expand_relative_bias(distance_bias_.data(), heads_, max_positions(), len, bias.data());
-          bias_len = len;
-        }
-        compute::attention({q.data() + off, k.data() + off, v.data() + off, H, len, heads_, head_dim, scale,
-                            bias.data(), context.data() + off, H},
-                           scratch);
-      }
-      L.o.forward(context.data(), T, attn.data());
-      compute::add_layer_norm(attn.data(), out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
-      L.intermediate.forward(attn.data(), T, inter.data());
-      compute::apply_activation(act_, inter.data(), inter.size());
-      L.output.forward(inter.data(), T, out);
-      compute::add_layer_norm(out, attn.data(), T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+      L.qkv.forward(out, T, qkv);
+      // scores = q k^T / sqrt(head_dim) + relative position bias (the same for every layer)
+      compute::attention_packed_relative({qkv, qkv + H, qkv + 2 * H, 3 * H, batch.offsets.data(), batch.sequences(),
+                                          heads_, head_dim, scale, context, H},
+                                         distance_bias_.data(), max_positions());
+      L.o.forward(context, T, attn);
+      compute::add_layer_norm(attn, out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
+      L.intermediate.forward(attn, T, inter, act_);  // bias + activation fused into the GEMM
+      L.output.forward(inter, T, out);
+      compute::add_layer_norm(out, attn, T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
     }
   }
 
@@ -154,6 +152,7 @@ class MPNetEncoder : public Encoder {
   }
 
   std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0;
+  int threads_ = 1;
   float eps_ = 1e-12f;
   compute::Activation act_ = compute::Activation::Gelu;
   io::FloatTensor word_, position_;
