@@ -426,3 +426,69 @@ TEST(SentencepieceLoader, AgreesWithLibsentencepiece) {
     std::cout << "[libsentencepiece] " << m.file << " (" << m.cases << " texts): " << same << "/" << n << " agree\n";
   }
 }
+
+// ---------------------------------------------------------------- synthetic tokenizer.json variants
+// tests/data/tokenizers/sp_synthetic: Metaspace prepend schemes / split, legacy fields, Unigram with
+// byte_fallback over the deberta vocabulary, and the Replace/ByteFallback/Fuse/Strip decoders; golden
+// outputs (encode and decode) from Hugging Face tokenizers (make_cases.js there).
+namespace {
+std::string base64_encode(const std::string& in) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out.push_back(tbl[(v >> (6 * k)) & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+    if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+    out.push_back(tbl[(v >> 18) & 63]);
+    out.push_back(tbl[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+}  // namespace
+
+TEST(SentencepieceSynthetic, VariantsMatchHuggingFaceTokenizers) {
+  auto variants = embed::testing::read_json_file(data_path("tokenizers/sp_synthetic/variants.json"));
+  auto cases = embed::testing::read_jsonl_file(data_path("tokenizers/sp_synthetic/cases.jsonl"));
+  auto dir = embed::testing::make_temp_dir("sp-synthetic");
+  for (auto it = variants.begin(); it != variants.end(); ++it) {
+    const std::string name = it.key();
+    const auto& v = it.value();
+    auto j = embed::testing::read_json_file(data_path("tokenizers/" + v["base"].get<std::string>() + "/tokenizer.json"));
+    std::string ov = v["override"].dump();
+    if (v.contains("unigram_from_spm")) {
+      auto m = embed::text::read_spm_model(data_path("tokenizers/" + v["unigram_from_spm"].get<std::string>()));
+      std::string b64 = base64_encode(m.precompiled_charsmap);
+      for (std::size_t p; (p = ov.find("$SPM_CHARSMAP")) != std::string::npos;) ov.replace(p, 13, b64);
+      nlohmann::json vocab = nlohmann::json::array();
+      for (const auto& piece : m.pieces) vocab.push_back({piece.piece, piece.score});
+      j["model"] = {{"type", "Unigram"}, {"unk_id", 3}, {"vocab", vocab}, {"byte_fallback", true}};
+    }
+    for (auto o = nlohmann::json::parse(ov); auto& [k, val] : o.items()) j[k] = val;
+    fs::path file = dir / (name + ".json");
+    std::ofstream(file) << j.dump();
+    auto tok = Tokenizer::from_tokenizer_json(file);
+    std::vector<nlohmann::json> mine;
+    for (const auto& c : cases)
+      if (c["variant"] == name) mine.push_back(c);
+    ASSERT_FALSE(mine.empty()) << name;
+    auto r = embed::testing::check_tokenizer_case_list(mine, tok, 20);
+    std::size_t decode_ok = 0;
+    for (const auto& c : mine) {
+      auto ids = c["ids"].get<std::vector<int32_t>>();
+      std::string d = tok.decode(ids, false), ds = tok.decode(ids, true);
+      bool ok = d == c["decoded"].get<std::string>() && ds == c["decoded_skip_special"].get<std::string>();
+      decode_ok += ok;
+      EXPECT_TRUE(ok) << name << " " << c["id"] << ": decode " << nlohmann::json(d).dump() << " / " << nlohmann::json(ds).dump()
+                      << " expected " << c["decoded"].dump() << " / " << c["decoded_skip_special"].dump();
+    }
+    std::cout << "[sp_synthetic] " << name << ": " << r.passed << "/" << r.total << " cases pass, " << decode_ok << "/"
+              << mine.size() << " decodes\n";
+    EXPECT_EQ(r.failed, 0u) << name << "\n" << r.report;
+  }
+}
