@@ -175,26 +175,25 @@ std::vector<Token> BpeModel::tokenize(std::string_view seq) const {
       return out;
     }
   }
-  std::vector<Symbol> word;
-  bool hit = false;
+  auto emit = [&](const std::vector<Symbol>& word) {
+    out.reserve(word.size());
+    for (const auto& sy : word)
+      out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
+  };
   {
     std::shared_lock lock(cache_mutex_);
-    auto it = cache_.find(std::string(seq));
+    auto it = cache_.find(seq);
     if (it != cache_.end()) {
-      word = it->second;
-      hit = true;
+      emit(it->second);
+      return out;
     }
   }
-  if (!hit) {
-    word = merge_word(seq);
-    if (seq.size() < 256) {
-      std::unique_lock lock(cache_mutex_);
-      if (cache_.size() < 10000) cache_.emplace(std::string(seq), word);
-    }
+  std::vector<Symbol> word = merge_word(seq);
+  emit(word);
+  if (seq.size() < 256) {
+    std::unique_lock lock(cache_mutex_);
+    if (cache_.size() < 100000) cache_.emplace(std::string(seq), std::move(word));
   }
-  out.reserve(word.size());
-  for (const auto& sy : word)
-    out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
   return out;
 }
 

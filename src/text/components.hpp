@@ -251,7 +251,7 @@ class BpeModel : public TokenModel {
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (a,b) -> (rank, new id)
   Options opt_;
   mutable std::shared_mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<Symbol>> cache_;
+  mutable std::unordered_map<std::string, std::vector<Symbol>, StringHash, std::equal_to<>> cache_;
 };
 
 // ---------- post-processors ----------
