@@ -84,6 +84,16 @@ class ReplaceNormalizer : public Normalizer {
   TextPattern pattern_;
   std::string content_;
 };
+// tokenizers' Nmt normalizer: drops some control chars, maps others (and zero-width/separators) to ' '.
+class NmtNormalizer : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override;
+};
+// tokenizers' ByteLevel normalizer: every byte becomes its GPT-2 byte-level char.
+class ByteLevelNormalizer : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override;
+};
 class SequenceNormalizer : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> n) : items_(std::move(n)) {}
@@ -144,6 +154,16 @@ class SplitPreTokenizer : public PreTokenizer {
   SplitBehavior behavior_;
   bool invert_;
 };
+class CharDelimiterSplitPreTokenizer : public PreTokenizer {
+ public:
+  explicit CharDelimiterSplitPreTokenizer(char32_t d) : delimiter_(d) {}
+  void pre_tokenize(PreTokenizedString& s) const override;
+
+ private:
+  char32_t delimiter_;
+};
+// tokenizers' byte-level mapping of every byte of each split (ByteLevel pre-tokenizer, normalizer).
+void byte_level_map(NormalizedString& n);
 class SequencePreTokenizer : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> p) : items_(std::move(p)) {}

@@ -117,6 +117,27 @@ void strip_nonspacing_marks(NormalizedString& s) {
   s.filter([](char32_t c) { return !is_mark_nonspacing(c); });
 }
 
+void NmtNormalizer::normalize(NormalizedString& s) const {
+  s.filter([](char32_t c) {
+    return !((c >= 0x01 && c <= 0x08) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0x8F || c == 0x9F);
+  });
+  std::vector<NormalizedString::Change> cs;
+  const std::string& m = s.normalized();
+  bool changed = false;
+  for (std::size_t i = 0; i < m.size();) {
+    char32_t c = next_char(m, i);
+    if (c == 0x09 || c == 0x0A || c == 0x0C || c == 0x0D || c == 0x1680 || (c >= 0x200B && c <= 0x200F) || c == 0x2028 ||
+        c == 0x2029 || c == 0x2581 || c == 0xFEFF || c == 0xFFFD) {
+      c = ' ';
+      changed = true;
+    }
+    cs.push_back({c, 0});
+  }
+  if (changed) s.transform(cs, 0);
+}
+
+void ByteLevelNormalizer::normalize(NormalizedString& s) const { byte_level_map(s); }
+
 void strip_combining_marks(NormalizedString& s) {
   bool ascii = std::all_of(s.normalized().begin(), s.normalized().end(),
                            [](char ch) { return static_cast<unsigned char>(ch) < 0x80; });

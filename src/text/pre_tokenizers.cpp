@@ -151,8 +151,12 @@ void ByteLevelPreTokenizer::pre_tokenize(PreTokenizedString& s) const {
     out.push_back(std::move(n));
     return out;
   });
+  s.normalize([&](NormalizedString& n) { byte_level_map(n); });
+}
+
+void byte_level_map(NormalizedString& n) {
   const char32_t* map = bytes_to_unicode();
-  s.normalize([&](NormalizedString& n) {
+  {
     const std::string& str = n.normalized();
     std::vector<NormalizedString::Change> cs;
     cs.reserve(str.size());
@@ -163,6 +167,13 @@ void ByteLevelPreTokenizer::pre_tokenize(PreTokenizedString& s) const {
       i += len;
     }
     n.transform(cs, 0);
+  }
+}
+
+void CharDelimiterSplitPreTokenizer::pre_tokenize(PreTokenizedString& s) const {
+  s.split([&](NormalizedString&& n) {
+    return split_normalized(n, find_char_matches(n.normalized(), [&](char32_t c) { return c == delimiter_; }),
+                            SplitBehavior::Removed);
   });
 }
 

@@ -41,6 +41,9 @@ std::unique_ptr<Normalizer> b_strip(const JsonNode&);
 std::unique_ptr<Normalizer> b_replace(const JsonNode&);
 std::unique_ptr<Normalizer> b_prepend(const JsonNode&);
 std::unique_ptr<Normalizer> b_seq_normalizer(const JsonNode&);
+std::unique_ptr<Normalizer> b_nmt(const JsonNode&);
+std::unique_ptr<Normalizer> b_byte_level_norm(const JsonNode&);
+std::unique_ptr<PreTokenizer> b_char_delimiter(const JsonNode&);
 
 std::unique_ptr<PreTokenizer> b_bert_pre(const JsonNode&);
 std::unique_ptr<PreTokenizer> b_whitespace(const JsonNode&);
@@ -81,6 +84,8 @@ static const std::unordered_map<std::string, NormalizerBuilder>& normalizer_tabl
       {"Replace", b_replace},
       {"Prepend", b_prepend},
       {"Sequence", b_seq_normalizer},
+      {"Nmt", b_nmt},
+      {"ByteLevel", b_byte_level_norm},
       {"Precompiled", build_precompiled_normalizer},
   };
   return t;
@@ -96,6 +101,7 @@ static const std::unordered_map<std::string, PreTokenizerBuilder>& pre_tokenizer
       {"Digits", b_digits},
       {"Split", b_split},
       {"Sequence", b_seq_pre},
+      {"CharDelimiterSplit", b_char_delimiter},
       {"Metaspace", build_metaspace_pre_tokenizer},
   };
   return t;
@@ -284,6 +290,15 @@ std::unique_ptr<Normalizer> b_seq_normalizer(const JsonNode& n) {
   return std::make_unique<SequenceNormalizer>(std::move(items));
 }
 
+std::unique_ptr<Normalizer> b_nmt(const JsonNode&) { return std::make_unique<NmtNormalizer>(); }
+std::unique_ptr<Normalizer> b_byte_level_norm(const JsonNode&) { return std::make_unique<ByteLevelNormalizer>(); }
+std::unique_ptr<PreTokenizer> b_char_delimiter(const JsonNode& n) {
+  std::string d = n.get_string("delimiter");
+  std::size_t i = 0;
+  if (d.empty() || (next_char(d, i), i != d.size())) n.child("delimiter").fail("expected a single character");
+  i = 0;
+  return std::make_unique<CharDelimiterSplitPreTokenizer>(next_char(d, i));
+}
 std::unique_ptr<PreTokenizer> b_bert_pre(const JsonNode&) { return std::make_unique<BertPreTokenizer>(); }
 std::unique_ptr<PreTokenizer> b_whitespace(const JsonNode&) { return std::make_unique<WhitespacePreTokenizer>(); }
 std::unique_ptr<PreTokenizer> b_whitespace_split(const JsonNode&) { return std::make_unique<WhitespaceSplitPreTokenizer>(); }
