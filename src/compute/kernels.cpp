@@ -74,8 +74,20 @@ void to_bf16(const float* x, uint16_t* y, std::size_t n) {
 
 EMBED_MULTIVERSION
 void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* scale, int32_t* zero_point) {
+  // 16 partial minima / maxima so the reduction vectorizes (min/max are exact in any order).
+  float los[16] = {}, his[16] = {};
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) {
+      los[k] = x[i + k] < los[k] ? x[i + k] : los[k];
+      his[k] = x[i + k] > his[k] ? x[i + k] : his[k];
+    }
   float lo = 0.0f, hi = 0.0f;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (int k = 0; k < 16; ++k) {
+    lo = los[k] < lo ? los[k] : lo;
+    hi = his[k] > hi ? his[k] : hi;
+  }
+  for (; i < n; ++i) {
     lo = x[i] < lo ? x[i] : lo;
     hi = x[i] > hi ? x[i] : hi;
   }
@@ -85,7 +97,7 @@ void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* sca
   int32_t zp = static_cast<int32_t>(std::nearbyint(-lo * inv));
   zp = zp < 0 ? 0 : (zp > qmax ? qmax : zp);
   const float fzp = static_cast<float>(zp), fmax = static_cast<float>(qmax);
-  for (std::size_t i = 0; i < n; ++i) {
+  for (i = 0; i < n; ++i) {
     float v = std::nearbyint(x[i] * inv) + fzp;
     v = v < 0.0f ? 0.0f : (v > fmax ? fmax : v);
     q[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
@@ -170,11 +182,18 @@ void add_layer_norm_row(float* x, const float* residual, std::size_t dim, const 
 EMBED_MULTIVERSION
 void scaled_softmax_row(float* x, std::size_t n, float scale) {
   if (n == 0) return;
-  float m = x[0] * scale;
-  for (std::size_t j = 0; j < n; ++j) {
-    x[j] *= scale;
-    m = x[j] > m ? x[j] : m;
+  if (scale != 1.0f)
+    for (std::size_t j = 0; j < n; ++j) x[j] *= scale;
+  float ms[16];
+  for (int k = 0; k < 16; ++k) ms[k] = x[0];
+  {
+    std::size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+      for (int k = 0; k < 16; ++k) ms[k] = x[j + k] > ms[k] ? x[j + k] : ms[k];
+    for (; j < n; ++j) ms[0] = x[j] > ms[0] ? x[j] : ms[0];
   }
+  float m = ms[0];
+  for (int k = 1; k < 16; ++k) m = ms[k] > m ? ms[k] : m;
   float acc[16] = {};
   std::size_t j = 0;
   for (; j + 16 <= n; j += 16)
