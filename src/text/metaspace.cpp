@@ -11,11 +11,34 @@ namespace embed::text {
 MetaspacePreTokenizer::MetaspacePreTokenizer(char32_t replacement, PrependScheme scheme, bool split)
     : replacement_(replacement), str_rep_(to_utf8(replacement)), scheme_(scheme), split_(split) {}
 
+// ' ' -> replacement in one pass. Same result as tokenizers' NormalizedString::replace(' ', rep):
+// every byte of a replacement carries the alignment of the space it replaces.
+void MetaspacePreTokenizer::replace_spaces(NormalizedString& n) const {
+  const std::string& src = n.normalized();
+  std::size_t spaces = 0;
+  for (char ch : src) spaces += ch == ' ';
+  if (spaces == 0) return;
+  const auto& al = n.alignments();
+  std::string out;
+  std::vector<ByteSpan> nal;
+  out.reserve(src.size() + spaces * (str_rep_.size() - 1));
+  nal.reserve(out.capacity());
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    if (src[i] == ' ') {
+      out += str_rep_;
+      nal.insert(nal.end(), str_rep_.size(), al[i]);
+    } else {
+      out.push_back(src[i]);
+      nal.push_back(al[i]);
+    }
+  }
+  n.normalized_mut() = std::move(out);
+  n.alignments() = std::move(nal);
+}
+
 void MetaspacePreTokenizer::pre_tokenize(PreTokenizedString& pts) const {
-  TextPattern space;
-  space.literal = " ";
   pts.split([&](NormalizedString&& n) {
-    replace_pattern(n, space, str_rep_);
+    replace_spaces(n);
     bool starts = n.normalized().compare(0, str_rep_.size(), str_rep_) == 0;
     if (scheme_ == PrependScheme::Always) {
       if (!starts) n.prepend(str_rep_);

@@ -19,6 +19,7 @@ class MetaspacePreTokenizer : public PreTokenizer {
   void pre_tokenize(PreTokenizedString& s) const override;
 
  private:
+  void replace_spaces(NormalizedString& n) const;
   char32_t replacement_;
   std::string str_rep_;
   PrependScheme scheme_;

@@ -40,6 +40,28 @@ std::vector<DoubleArray::Result> DoubleArray::common_prefix_search(std::string_v
   return out;
 }
 
+bool DoubleArray::shortest_match(std::string_view key, uint32_t& value) const {
+  if (units_.empty()) return false;
+  std::size_t pos = 0;
+  uint32_t unit = units_[pos];
+  pos ^= unit_offset(unit);
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    auto c = static_cast<unsigned char>(key[i]);
+    if (c == 0) return false;
+    pos ^= c;
+    if (pos >= units_.size()) return false;
+    unit = units_[pos];
+    if (unit_label(unit) != c) return false;
+    pos ^= unit_offset(unit);
+    if (pos >= units_.size()) return false;
+    if (unit_has_leaf(unit)) {
+      value = unit_value(units_[pos]);
+      return true;
+    }
+  }
+  return false;
+}
+
 // ------------------------------------------------------------------ CharsMap
 CharsMap::CharsMap(std::string_view blob, const std::string& where) {
   if (blob.size() < 4) throw Error(where + ": precompiled_charsmap is too short (" + std::to_string(blob.size()) + " bytes)");
@@ -57,6 +79,10 @@ CharsMap::CharsMap(std::string_view blob, const std::string& where) {
   trie_ = DoubleArray(std::move(units));
   normalized_.assign(blob.substr(4 + trie_size));
   normalized_.push_back('\0');  // every value string is NUL-terminated, even a malformed last one
+  for (int b = 1; b < 128; ++b) {
+    char ch = static_cast<char>(b);
+    ascii_mapped_[b] = shortest(std::string_view(&ch, 1)) != nullptr;
+  }
 }
 
 const char* CharsMap::value_string(uint32_t v) const {
@@ -65,9 +91,9 @@ const char* CharsMap::value_string(uint32_t v) const {
 }
 
 const char* CharsMap::shortest(std::string_view s) const {
-  auto r = trie_.common_prefix_search(s, true);
-  if (r.empty()) return nullptr;
-  return value_string(r[0].value);
+  uint32_t v;
+  if (!trie_.shortest_match(s, v)) return nullptr;
+  return value_string(v);
 }
 
 std::pair<std::string_view, std::size_t> CharsMap::longest(std::string_view s) const {
@@ -158,6 +184,22 @@ void PrecompiledNormalizer::normalize(NormalizedString& s) const {
   std::vector<NormalizedString::Change> tr;
   tr.reserve(text.size());
   bool modified = false;
+  // Fast path: text without any rule hit is left as is (ASCII runs are checked char by char: an
+  // ASCII char followed by an ASCII char is its own grapheme, CR LF aside).
+  {
+    std::size_t i = 0;
+    const std::size_t n = text.size();
+    while (i < n) {
+      auto b = static_cast<unsigned char>(text[i]);
+      bool next_ascii = i + 1 >= n || static_cast<unsigned char>(text[i + 1]) < 0x80;
+      if (b < 0x80 && b != '\r' && next_ascii && !map_->ascii_mapped(b)) {
+        ++i;
+        continue;
+      }
+      break;
+    }
+    if (i == n) return;
+  }
   for (auto [gs, ge] : graphemes(text)) {
     std::string_view g(text.data() + gs, ge - gs);
     if (g.size() < 6) {

@@ -33,6 +33,8 @@ class DoubleArray {
   // All prefixes of `key` present in the trie, shortest first. stop_at_nul: stop at a 0 byte (the
   // Rust crate does; darts-clone with an explicit length does not).
   std::vector<Result> common_prefix_search(std::string_view key, bool stop_at_nul = false) const;
+  // The shortest prefix of key in the trie (stops at a 0 byte, as the Rust crate).
+  bool shortest_match(std::string_view key, uint32_t& value) const;
   bool empty() const { return units_.empty(); }
 
  private:
@@ -48,6 +50,8 @@ class CharsMap {
   bool empty() const { return trie_.empty(); }
   // The replacement for the shortest prefix of `s` in the map (spm_precompiled's transform).
   const char* shortest(std::string_view s) const;
+  // Whether the single ASCII char b has a rule.
+  bool ascii_mapped(unsigned char b) const { return b < 128 && ascii_mapped_[b]; }
   // The longest rule matching a prefix of `s` (sentencepiece's NormalizePrefix); length 0: none.
   std::pair<std::string_view, std::size_t> longest(std::string_view s) const;
 
@@ -55,6 +59,7 @@ class CharsMap {
   const char* value_string(uint32_t v) const;
   DoubleArray trie_;
   std::string normalized_;
+  bool ascii_mapped_[128] = {};
 };
 
 std::string base64_decode(std::string_view in, const std::string& where);

@@ -44,6 +44,7 @@ void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys) 
   nodes_.assign(tmp.size(), Node{});
   labels_.clear();
   targets_.clear();
+  dense_.clear();
   for (std::size_t i = 0; i < tmp.size(); ++i) {
     nodes_[i].value = tmp[i].value;
     nodes_[i].first = static_cast<uint32_t>(labels_.size());
@@ -51,6 +52,11 @@ void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys) 
     for (auto [c, t] : tmp[i].kids) {
       labels_.push_back(c);
       targets_.push_back(t);
+    }
+    if (tmp[i].kids.size() > 8) {
+      nodes_[i].dense = static_cast<uint32_t>(dense_.size());
+      dense_.resize(dense_.size() + 256, UINT32_MAX);
+      for (auto [c, t] : tmp[i].kids) dense_[nodes_[i].dense + c] = t;
     }
   }
 }

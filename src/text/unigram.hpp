@@ -46,11 +46,15 @@ class PieceTrie {
       const Node& n = nodes_[node];
       auto c = static_cast<unsigned char>(s[i]);
       uint32_t next = UINT32_MAX;
-      for (uint32_t k = n.first; k < n.first + n.count; ++k)
-        if (labels_[k] == c) {
-          next = targets_[k];
-          break;
-        }
+      if (n.dense != UINT32_MAX) {
+        next = dense_[n.dense + c];
+      } else {
+        for (uint32_t k = n.first; k < n.first + n.count; ++k)
+          if (labels_[k] == c) {
+            next = targets_[k];
+            break;
+          }
+      }
       if (next == UINT32_MAX) return;
       node = next;
       if (nodes_[node].value >= 0) fn(i + 1, nodes_[node].value);
@@ -61,8 +65,10 @@ class PieceTrie {
   struct Node {
     int32_t value = -1;
     uint32_t first = 0, count = 0;
+    uint32_t dense = UINT32_MAX;  // nodes with many children: index of a 256-entry table in dense_
   };
   std::vector<Node> nodes_;
+  std::vector<uint32_t> dense_;
   std::vector<unsigned char> labels_;
   std::vector<uint32_t> targets_;
 };
