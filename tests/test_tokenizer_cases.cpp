@@ -117,8 +117,14 @@ TEST(SyntheticVariants, MatchHuggingFaceTokenizers) {
   std::size_t total = 0;
   for (auto it = variants.begin(); it != variants.end(); ++it) {
     const std::string name = it.key();
-    auto j = embed::testing::read_json_file(data_path("tokenizers/" + it.value()["base"].get<std::string>() + "/tokenizer.json"));
-    for (auto o = it.value()["override"].begin(); o != it.value()["override"].end(); ++o) {
+    // {"tokenizer": full tokenizer.json} or {"base": model dir, "override": {top-level fields}}
+    nlohmann::json j = it.value().contains("tokenizer")
+                           ? it.value()["tokenizer"]
+                           : embed::testing::read_json_file(
+                                 data_path("tokenizers/" + it.value()["base"].get<std::string>() + "/tokenizer.json"));
+    const nlohmann::json no_override = nlohmann::json::object();
+    const auto& overrides = it.value().contains("override") ? it.value()["override"] : no_override;
+    for (auto o = overrides.begin(); o != overrides.end(); ++o) {
       if (o.key() == "model_merges_as_arrays") {
         for (auto& m : j["model"]["merges"]) {
           std::string s = m.get<std::string>();
@@ -135,6 +141,11 @@ TEST(SyntheticVariants, MatchHuggingFaceTokenizers) {
     for (const auto& c : all)
       if (c["variant"] == name) cases.push_back(c);
     auto r = embed::testing::check_tokenizer_case_list(cases, tok);
+    for (const auto& c : cases) {
+      if (!c.contains("decoded")) continue;
+      auto ids = c["ids"].get<std::vector<int32_t>>();
+      EXPECT_EQ(tok.decode(ids), c["decoded"].get<std::string>()) << c["id"];
+    }
     std::cout << "[synthetic] " << name << ": " << r.passed << "/" << r.total << " cases pass\n";
     EXPECT_EQ(r.failed, 0u) << name << "\n" << r.report;
     EXPECT_GT(r.total, 0u) << name;
