@@ -1,0 +1,146 @@
+// Reduced-precision modes (bf16, int8) against fp32: sentence embeddings of the bert-tiny fixture, and the
+// compute::Linear kernels on random data. Also: thread count and fused layers do not change fp32 results.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "compute/linear.hpp"
+#include "compute/threads.hpp"
+#include "models/encoder.hpp"
+#include "pipeline/pooling.hpp"
+#include "support/fixture.hpp"
+
+namespace {
+
+using embed::Precision;
+using embed::testing::ModelFixture;
+
+std::vector<std::vector<float>> sentence_embeddings(const ModelFixture& fx, Precision precision, int threads = 0) {
+  embed::LoadOptions options;
+  options.precision = precision;
+  options.threads = threads;
+  auto loaded = embed::models::load_encoder(fx.dir(), options);
+  const std::size_t H = loaded.encoder->hidden_size();
+  std::vector<std::vector<float>> out;
+  embed::models::PackedBatch all;
+  for (std::size_t i = 0; i < fx.num_texts(); ++i) {
+    const auto& t = fx.text(i);
+    auto ids = t["input_ids"].get<std::vector<int32_t>>();
+    auto types = t.contains("token_type_ids") ? t["token_type_ids"].get<std::vector<int32_t>>()
+                                              : std::vector<int32_t>(ids.size(), 0);
+    all.add(ids, types);
+  }
+  std::vector<float> tokens(all.tokens() * H);
+  loaded.encoder->forward(all, tokens.data());
+  for (std::size_t s = 0; s < all.sequences(); ++s) {
+    std::vector<float> pooled(H);
+    embed::pipeline::pool(tokens.data() + all.offsets[s] * H, all.length(s), H, {embed::PoolingMode::Mean},
+                          pooled.data());
+    out.push_back(pooled);
+  }
+  return out;
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ab += double(a[i]) * b[i];
+    aa += double(a[i]) * a[i];
+    bb += double(b[i]) * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+bool runs_in(Precision p) {
+  std::vector<float> w(16 * 16, 0.5f);
+  embed::io::FloatTensor t;
+  t.shape = {16, 16};
+  t.data = w.data();
+  return embed::compute::Linear(t, std::nullopt, p).precision() == p;
+}
+
+void expect_close_embeddings(Precision p, double min_cosine) {
+  if (!runs_in(p)) GTEST_SKIP() << "this CPU has no kernels for the mode (the engine falls back to fp32)";
+  ModelFixture fx("bert-tiny");
+  auto ref = sentence_embeddings(fx, Precision::FP32);
+  auto got = sentence_embeddings(fx, p);
+  ASSERT_EQ(ref.size(), got.size());
+  for (std::size_t i = 0; i < ref.size(); ++i) EXPECT_GE(cosine(ref[i], got[i]), min_cosine) << "text " << i;
+}
+
+TEST(Precision, Bf16SentenceEmbeddingsMatchFp32) { expect_close_embeddings(Precision::BF16, 0.999); }
+TEST(Precision, Int8SentenceEmbeddingsMatchFp32) { expect_close_embeddings(Precision::INT8, 0.99); }
+
+TEST(Precision, ThreadCountDoesNotChangeFp32) {
+  ModelFixture fx("bert-tiny");
+  auto one = sentence_embeddings(fx, Precision::FP32, 1);
+  auto two = sentence_embeddings(fx, Precision::FP32, 2);
+  for (std::size_t i = 0; i < one.size(); ++i)
+    for (std::size_t j = 0; j < one[i].size(); ++j) EXPECT_NEAR(one[i][j], two[i][j], 1e-5) << "text " << i;
+}
+
+struct RandomLayer {
+  std::vector<float> w, b, x;
+  embed::io::FloatTensor wt, bt;
+  RandomLayer(std::size_t rows, std::size_t in, std::size_t out, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    w.resize(out * in);
+    b.resize(out);
+    x.resize(rows * in);
+    for (auto& v : w) v = 0.05f * nd(rng);
+    for (auto& v : b) v = 0.1f * nd(rng);
+    for (auto& v : x) v = nd(rng);
+    wt.shape = {static_cast<int64_t>(out), static_cast<int64_t>(in)};
+    wt.data = w.data();
+    bt.shape = {static_cast<int64_t>(out)};
+    bt.data = b.data();
+  }
+  // Double-precision reference of gelu(x W^T + b).
+  std::vector<double> reference(std::size_t rows, std::size_t in, std::size_t out, bool gelu) const {
+    std::vector<double> y(rows * out);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t n = 0; n < out; ++n) {
+        double acc = b[n];
+        for (std::size_t k = 0; k < in; ++k) acc += double(x[r * in + k]) * w[n * in + k];
+        y[r * out + n] = gelu ? 0.5 * acc * (1.0 + std::erf(acc / std::sqrt(2.0))) : acc;
+      }
+    return y;
+  }
+};
+
+TEST(Precision, LinearWithFusedGeluPerPrecision) {
+  const std::size_t rows = 37, in = 96, out = 80;
+  RandomLayer L(rows, in, out, 7);
+  auto ref = L.reference(rows, in, out, true);
+  const std::pair<Precision, double> modes[] = {{Precision::FP32, 1e-5}, {Precision::BF16, 2e-2}, {Precision::INT8, 3e-2}};
+  for (const auto& [p, tol] : modes) {
+    embed::compute::Linear lin(L.wt, L.bt, p, 2);
+    if (lin.precision() != p) continue;
+    std::vector<float> y(rows * out);
+    lin.forward(L.x.data(), rows, y.data(), embed::compute::Activation::Gelu);
+    double worst = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - ref[i]));
+    EXPECT_LE(worst, tol) << "precision " << static_cast<int>(p);
+  }
+}
+
+TEST(Precision, ConcatenatedLayerEqualsParts) {
+  const std::size_t rows = 5, in = 64;
+  RandomLayer a(rows, in, 48, 1), b(rows, in, 16, 2);
+  b.x = a.x;
+  embed::compute::Linear la(a.wt, a.bt, Precision::FP32), lb(b.wt, b.bt, Precision::FP32);
+  auto both = embed::compute::Linear::concat({&la, &lb});
+  ASSERT_EQ(both.out_features(), 64u);
+  std::vector<float> ya(rows * 48), yb(rows * 16), y(rows * 64);
+  la.forward(a.x.data(), rows, ya.data());
+  lb.forward(a.x.data(), rows, yb.data());
+  both.forward(a.x.data(), rows, y.data());
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t j = 0; j < 48; ++j) EXPECT_NEAR(y[r * 64 + j], ya[r * 48 + j], 1e-5);
+    for (std::size_t j = 0; j < 16; ++j) EXPECT_NEAR(y[r * 64 + 48 + j], yb[r * 16 + j], 1e-5);
+  }
+}
+
+}  // namespace
