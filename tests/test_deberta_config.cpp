@@ -165,12 +165,25 @@ TEST(DebertaLength, RelativeOnlyModelsAcceptLongerInputs) {
   for (float v : out) ASSERT_TRUE(std::isfinite(v));
 }
 
-TEST(DebertaLength, AbsolutePositionsLimitTheLength) {
+TEST(DebertaLength, AbsolutePositionsNeedTheirTable) {
   // position_biased_input true needs embeddings.position_embeddings, which the fixture lacks.
   auto config = fixture_config();
   config["position_biased_input"] = true;
   const std::string message = load_error("abs-positions", config);
   EXPECT_NE(message.find("embeddings.position_embeddings.weight"), std::string::npos) << message;
+}
+
+TEST(DebertaLength, AbsolutePositionsLimitTheLength) {
+  // deberta-variants/conv has absolute positions (max_position_embeddings 24): 25 tokens are refused.
+  auto loaded = embed::models::load_encoder(embed::testing::data_path("models/deberta-variants/conv"), {});
+  EXPECT_EQ(loaded.encoder->max_positions(), 24u);
+  EXPECT_NO_THROW(run(loaded, std::vector<int32_t>(24, 3)));
+  try {
+    run(loaded, std::vector<int32_t>(25, 3));
+    ADD_FAILURE() << "25 tokens accepted";
+  } catch (const embed::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("max_position_embeddings"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
