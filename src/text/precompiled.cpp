@@ -62,6 +62,29 @@ bool DoubleArray::shortest_match(std::string_view key, uint32_t& value) const {
   return false;
 }
 
+bool DoubleArray::longest_match(std::string_view key, uint32_t& value, std::size_t& length) const {
+  bool found = false;
+  if (units_.empty()) return false;
+  std::size_t pos = 0;
+  uint32_t unit = units_[pos];
+  pos ^= unit_offset(unit);
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    auto c = static_cast<unsigned char>(key[i]);
+    pos ^= c;
+    if (pos >= units_.size()) break;
+    unit = units_[pos];
+    if (unit_label(unit) != c) break;
+    pos ^= unit_offset(unit);
+    if (pos >= units_.size()) break;
+    if (unit_has_leaf(unit)) {
+      value = unit_value(units_[pos]);
+      length = i + 1;
+      found = true;
+    }
+  }
+  return found;
+}
+
 // ------------------------------------------------------------------ CharsMap
 CharsMap::CharsMap(std::string_view blob, const std::string& where) {
   if (blob.size() < 4) throw Error(where + ": precompiled_charsmap is too short (" + std::to_string(blob.size()) + " bytes)");
@@ -97,15 +120,9 @@ const char* CharsMap::shortest(std::string_view s) const {
 }
 
 std::pair<std::string_view, std::size_t> CharsMap::longest(std::string_view s) const {
-  auto r = trie_.common_prefix_search(s, false);
   std::size_t best_len = 0;
   uint32_t best_value = 0;
-  for (const auto& x : r)
-    if (best_len == 0 || x.length > best_len) {
-      best_len = x.length;
-      best_value = x.value;
-    }
-  if (best_len == 0) return {{}, 0};
+  if (!trie_.longest_match(s, best_value, best_len)) return {{}, 0};
   const char* v = value_string(best_value);
   if (!v) return {{}, 0};
   return {std::string_view(v), best_len};

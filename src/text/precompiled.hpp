@@ -35,6 +35,8 @@ class DoubleArray {
   std::vector<Result> common_prefix_search(std::string_view key, bool stop_at_nul = false) const;
   // The shortest prefix of key in the trie (stops at a 0 byte, as the Rust crate).
   bool shortest_match(std::string_view key, uint32_t& value) const;
+  // The longest prefix of key in the trie (darts-clone semantics: 0 bytes are ordinary labels).
+  bool longest_match(std::string_view key, uint32_t& value, std::size_t& length) const;
   bool empty() const { return units_.empty(); }
 
  private:
