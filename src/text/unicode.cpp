@@ -92,14 +92,15 @@ static utf8proc_category_t cat(char32_t c) {
 
 bool is_punctuation(char32_t c) {
   auto k = cat(c);
-  return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
+  return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO && assigned_in_unicode8(c);
 }
 bool is_other(char32_t c) {
   auto k = cat(c);
-  return k == UTF8PROC_CATEGORY_CN || k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF ||
-         k == UTF8PROC_CATEGORY_CS || k == UTF8PROC_CATEGORY_CO;
+  return (k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CS ||
+          k == UTF8PROC_CATEGORY_CO) &&
+         assigned_in_unicode8(c);
 }
-bool is_mark_nonspacing(char32_t c) { return cat(c) == UTF8PROC_CATEGORY_MN; }
+bool is_mark_nonspacing(char32_t c) { return cat(c) == UTF8PROC_CATEGORY_MN && assigned_in_unicode8(c); }
 bool is_letter(char32_t c) {
   auto k = cat(c);
   return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;

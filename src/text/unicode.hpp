@@ -61,8 +61,11 @@ inline bool is_whitespace(char32_t c) {
   return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
          c == 0x202F || c == 0x205F || c == 0x3000;
 }
+// false for code points assigned after Unicode 8.0 (or unassigned).
+bool assigned_in_unicode8(char32_t c);
+// As tokenizers' unicode_categories crate (Unicode 8.0 tables; newer characters count as unassigned):
 bool is_punctuation(char32_t c);  // general category P* (Pc Pd Pe Pf Pi Po Ps)
-bool is_other(char32_t c);        // general category C* (Cc Cf Cs Co Cn)
+bool is_other(char32_t c);        // Cc Cf Cs Co (the crate's is_other leaves out Cn)
 bool is_mark_nonspacing(char32_t c);  // Mn
 bool is_letter(char32_t c);       // L*
 bool is_mark(char32_t c);         // M* (Mn Mc Me)
