@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
 
 #include "embed/error.hpp"
 #include "embed/tokenizer.hpp"
@@ -490,5 +491,66 @@ TEST(SentencepieceSynthetic, VariantsMatchHuggingFaceTokenizers) {
     std::cout << "[sp_synthetic] " << name << ": " << r.passed << "/" << r.total << " cases pass, " << decode_ok << "/"
               << mine.size() << " decodes\n";
     EXPECT_EQ(r.failed, 0u) << name << "\n" << r.report;
+  }
+}
+
+// Models trained here with libsentencepiece's trainer exercise options the fixtures do not:
+// user-defined symbols, byte fallback, no dummy prefix, kept whitespace, nfkc_cf, control symbols.
+TEST(SentencepieceLoader, TrainedModelsAgreeWithLibsentencepiece) {
+  auto dir = embed::testing::make_temp_dir("spm-trained");
+  std::vector<std::string> texts;
+  for (const auto& c : embed::testing::read_jsonl_file(data_path("tokenizers/deberta-v3-xsmall/cases.jsonl"))) {
+    texts.push_back(c["text"].get<std::string>());
+    if (c.contains("text2") && !c["text2"].is_null()) texts.push_back(c["text2"].get<std::string>());
+  }
+  {
+    std::ofstream corpus(dir / "corpus.txt");
+    for (auto t : texts) {
+      for (auto& ch : t)
+        if (ch == '\n' || ch == '\r') ch = ' ';
+      corpus << t << "\n";
+    }
+  }
+  const std::vector<std::string> extra = {"foo bar <sep> abab fooab", "xx<sep>yy", "a  foo  b", "  ab ab  ", "<ctl> x", ""};
+  struct Variant {
+    const char* name;
+    const char* flags;
+  };
+  for (Variant v : {Variant{"ud_bytes", "--user_defined_symbols=<sep>,foo,ab --byte_fallback=true"},
+                    Variant{"raw_ws", "--user_defined_symbols=<sep>,foo --control_symbols=<ctl> --remove_extra_whitespaces=false "
+                                      "--add_dummy_prefix=false --normalization_rule_name=nfkc_cf"}}) {
+    fs::path md = dir / v.name;
+    fs::create_directories(md);
+    std::string args = "--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (md / "spm").string() +
+                       " --vocab_size=800 --hard_vocab_limit=false --model_type=unigram --character_coverage=0.98 "
+                       "--minloglevel=2 " + v.flags;
+    auto st = sentencepiece::SentencePieceTrainer::Train(args);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    std::ofstream(md / "tokenizer_config.json") << R"({"tokenizer_class": "DebertaV2Tokenizer"})";
+    sentencepiece::SentencePieceProcessor sp;
+    ASSERT_TRUE(sp.Load((md / "spm.model").string()).ok());
+    auto tok = Tokenizer::from_directory(md);
+    const auto& p = tok.pipeline();
+    std::size_t n = 0, same = 0;
+    auto all = texts;
+    all.insert(all.end(), extra.begin(), extra.end());
+    for (const auto& text : all) {
+      NormalizedString ns(text);
+      p.normalizer->normalize(ns);
+      auto toks = p.model->tokenize(ns.normalized());
+      std::vector<SpmPiece> got;
+      for (const auto& t : toks) {
+        auto span = ns.original_span(t.offsets.first, t.offsets.second);
+        got.push_back(SpmPiece{t.id, span.first, span.second});
+      }
+      auto want = parse_spt(sp.EncodeAsSerializedProto(text));
+      bool ok = got.size() == want.size();
+      for (std::size_t i = 0; ok && i < got.size(); ++i)
+        ok = got[i].id == want[i].id && got[i].begin == want[i].begin && got[i].end == want[i].end;
+      ++n;
+      same += ok;
+      EXPECT_TRUE(ok) << v.name << ": " << nlohmann::json(text).dump();
+    }
+    std::cout << "[libsentencepiece, trained " << v.name << "] " << same << "/" << n << " agree\n";
   }
 }
