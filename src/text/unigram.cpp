@@ -18,7 +18,7 @@ constexpr double kUnkPenalty = 10.0;
 }
 
 // ------------------------------------------------------------------ PieceTrie
-void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys) {
+void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys, bool last_wins) {
   // Build a pointer trie with ordered children, then flatten it.
   struct Tmp {
     int32_t value = -1;
@@ -39,7 +39,7 @@ void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys) 
         n = it->second;
       }
     }
-    if (tmp[n].value < 0) tmp[n].value = value;  // first key wins
+    if (tmp[n].value < 0 || last_wins) tmp[n].value = value;
   }
   nodes_.assign(tmp.size(), Node{});
   labels_.clear();
@@ -92,7 +92,7 @@ UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, co
     // sentencepiece's trie: sorted unique keys; a duplicate key keeps the first id.
     std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   }
-  trie_.build(keys);
+  trie_.build(keys, /*last_wins=*/!opt_.spm);  // tokenizers: token -> id map, the last duplicate wins
   for (int b = 0; b < 256; ++b) {
     static const char* hx = "0123456789ABCDEF";
     std::string name = std::string("<0x") + hx[b >> 4] + hx[b & 15] + ">";
@@ -276,6 +276,7 @@ std::optional<std::string> UnigramModel::id_to_token(int32_t id) const {
 
 std::unique_ptr<TokenModel> build_unigram_model(const JsonNode& n) {
   auto v = n.child("vocab");
+  if (v.size() == 0) v.fail("the Unigram vocabulary is empty");
   std::vector<UnigramPiece> pieces;
   pieces.reserve(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) {
