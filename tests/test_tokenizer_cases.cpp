@@ -213,3 +213,31 @@ TEST(TokenizerApi, DecodeAndVocab) {
   std::vector<int32_t> one{ge.ids[1]};
   EXPECT_EQ(g.decode(one), " world");
 }
+
+// Truncation limits at or below the number of special tokens, as tokenizers 0.22 does them (its
+// max_length - added is computed in usize: below the count nothing is truncated).
+TEST(TokenizerTruncation, LimitsAroundSpecialTokenCount) {
+  auto tok = Tokenizer::from_tokenizer_json(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  auto with = [](std::size_t max_length, embed::TruncationStrategy s = embed::TruncationStrategy::LongestFirst,
+                 embed::TruncationDirection d = embed::TruncationDirection::Right) {
+    embed::TokenizeOptions o;
+    embed::TruncationOptions t;
+    t.max_length = max_length;
+    t.strategy = s;
+    t.direction = d;
+    o.truncation = t;
+    return o;
+  };
+  EXPECT_EQ(tok.encode("hello world foo", with(1)).ids, (std::vector<int32_t>{101, 7592, 2088, 29379, 102}));
+  EXPECT_EQ(tok.encode("hello world foo", with(0)).ids, (std::vector<int32_t>{101, 7592, 2088, 29379, 102}));
+  EXPECT_EQ(tok.encode("hello world foo", with(2)).ids, (std::vector<int32_t>{101, 102}));
+  auto p = tok.encode_pair("hello world foo", "bar baz", with(3));
+  EXPECT_EQ(p.ids, (std::vector<int32_t>{101, 102, 102}));
+  EXPECT_EQ(p.type_ids, (std::vector<int32_t>{0, 0, 1}));
+  EXPECT_TRUE(p.truncated);
+  EXPECT_THROW(tok.encode_pair("hello world foo", "bar baz",
+                               with(4, embed::TruncationStrategy::OnlySecond, embed::TruncationDirection::Left)),
+               Error);
+  auto l = tok.encode("hello world foo", with(4, embed::TruncationStrategy::LongestFirst, embed::TruncationDirection::Left));
+  EXPECT_EQ(l.ids, (std::vector<int32_t>{101, 2088, 29379, 102}));
+}

@@ -351,8 +351,14 @@ static Encoding post_process(const TokenizerPipeline& p, Encoding a, std::option
   if (options.truncation) {
     TruncationOptions t = *options.truncation;
     std::size_t added = p.post_processor ? p.post_processor->added_tokens(b.has_value()) : 0;
-    if (options.add_special_tokens && added > 0) t.max_length = t.max_length > added ? t.max_length - added : 0;
-    truncate_encodings(a, b ? &*b : nullptr, t, p.slow_pair_truncation);
+    bool apply = true;
+    if (options.add_special_tokens && added > 0) {
+      // tokenizers computes max_length - added in usize: below the number of special tokens it wraps
+      // around and nothing is truncated. Keep that observable behaviour.
+      if (t.max_length < added) apply = false;
+      else t.max_length -= added;
+    }
+    if (apply) truncate_encodings(a, b ? &*b : nullptr, t, p.slow_pair_truncation);
   }
   if (p.post_processor) return p.post_processor->process(std::move(a), b ? &*b : nullptr, options.add_special_tokens);
   return default_process(std::move(a), b ? &*b : nullptr);
