@@ -321,6 +321,16 @@ TEST(SentencepieceLoader, ProtoFieldsAndErrors) {
   EXPECT_EQ(tok.token_to_id("[CLS]"), 1);
   EXPECT_EQ(tok.num_special_tokens_to_add(false), 2u);
   EXPECT_EQ(tok.num_special_tokens_to_add(true), 3u);
+  EXPECT_EQ(tok.vocab_size(), 128001u);  // transformers: len(DebertaV2Tokenizer)
+  auto xlmr = Tokenizer::from_directory(copy_without_tokenizer_json("models/multilingual-tiny", "spm-xlmr-api"));
+  EXPECT_EQ(xlmr.vocab_size(), 852u);
+  EXPECT_EQ(xlmr.token_to_id("<mask>"), 851);
+  EXPECT_EQ(xlmr.token_to_id("<pad>"), 1);
+  EXPECT_EQ(xlmr.num_special_tokens_to_add(true), 4u);
+  auto t5tok = Tokenizer::from_directory(copy_without_tokenizer_json("tokenizers/t5-small", "spm-t5-api"));
+  EXPECT_EQ(t5tok.vocab_size(), 32100u);
+  EXPECT_EQ(t5tok.token_to_id("<extra_id_0>"), 32099);
+  EXPECT_EQ(t5tok.token_to_id("<extra_id_99>"), 32000);
   auto e = tok.encode("Hello world \xf0\x90\x8c\xb1!");
   EXPECT_EQ(tok.decode(e.ids, true), "Hello world \xf0\x90\x8c\xb1!");
 }
