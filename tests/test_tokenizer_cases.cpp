@@ -1,8 +1,10 @@
 // Golden tokenization cases (Hugging Face tokenizers) for every tokenizer.json model, and the same
 // cases through the legacy loaders (vocab.txt, vocab.json + merges.txt) with tokenizer.json hidden.
 // To add a model: one line in kJsonModels / kLegacyModels below.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -240,4 +242,30 @@ TEST(TokenizerTruncation, LimitsAroundSpecialTokenCount) {
                Error);
   auto l = tok.encode("hello world foo", with(4, embed::TruncationStrategy::LongestFirst, embed::TruncationDirection::Left));
   EXPECT_EQ(l.ids, (std::vector<int32_t>{101, 2088, 29379, 102}));
+}
+
+// One loaded tokenizer shared by several threads gives the same encodings as one thread (BPE cache,
+// Oniguruma regexes, added-token matcher are shared state).
+TEST(TokenizerThreads, SharedTokenizerIsThreadSafe) {
+  for (const char* m : {"gpt2", "all-MiniLM-L6-v2"}) {
+    auto tok = Tokenizer::from_tokenizer_json(data_path(std::string("tokenizers/") + m + "/tokenizer.json"));
+    auto cases = embed::testing::read_jsonl_file(data_path(std::string("tokenizers/") + m + "/cases.jsonl"));
+    std::vector<std::string> texts;
+    for (const auto& c : cases) texts.push_back(c["text"].get<std::string>());
+    std::vector<std::vector<int32_t>> want;
+    {
+      auto fresh = Tokenizer::from_tokenizer_json(data_path(std::string("tokenizers/") + m + "/tokenizer.json"));
+      for (const auto& t : texts) want.push_back(fresh.encode(t).ids);
+    }
+    std::vector<std::thread> threads;
+    std::atomic<int> mismatches{0};
+    for (int k = 0; k < 4; ++k)
+      threads.emplace_back([&, k] {
+        for (int round = 0; round < 3; ++round)
+          for (std::size_t i = (k * 7) % texts.size(), n = 0; n < texts.size(); ++n, i = (i + 1) % texts.size())
+            if (tok.encode(texts[i]).ids != want[i]) ++mismatches;
+      });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(mismatches.load(), 0) << m;
+  }
 }
