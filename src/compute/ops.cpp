@@ -1,6 +1,7 @@
 #include "compute/ops.hpp"
 
 #include <cblas.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,8 +22,111 @@ void configure_blas() {
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EMBED_HAVE_AVX512_ATTENTION 1
+
+bool cpu_has_avx512f() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
+// scores[r][j0 .. j0+16*NV) = scale * q_r . k_j for R query rows; kt is K_h transposed ([d][n_pad]).
+template <int R, int NV>
+__attribute__((target("avx512f"))) inline void qk_block(const float* q, std::size_t ld, const float* kt,
+                                                        std::size_t n_pad, std::size_t d, std::size_t j0,
+                                                        float scale, float* scores) {
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (std::size_t k = 0; k < d; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(kt + k * n_pad + j0 + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(q[r * ld + k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(scores + r * n_pad + j0 + 16 * v, _mm512_mul_ps(acc[r][v], sc));
+}
+
+// out[r][c0 .. c0+16*NV) = sum_j p[r][j] v[j][c0 ..] for R rows.
+template <int R, int NV>
+__attribute__((target("avx512f"))) inline void pv_block(const float* p, std::size_t n_pad, std::size_t n,
+                                                        const float* v, std::size_t ld, std::size_t c0, float* out,
+                                                        std::size_t ld_out) {
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_setzero_ps();
+  for (std::size_t j = 0; j < n; ++j) {
+    __m512 b[NV];
+    for (int w = 0; w < NV; ++w) b[w] = _mm512_loadu_ps(v + j * ld + c0 + 16 * w);
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(p[r * n_pad + j]);
+      for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_fmadd_ps(a, b[w], acc[r][w]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < NV; ++w) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * w, acc[r][w]);
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void qk_rows(const float* q, std::size_t ld, const float* kt, std::size_t n_pad,
+                                                std::size_t d, float scale, float* scores) {
+  std::size_t j0 = 0;
+  for (; j0 + 32 <= n_pad; j0 += 32) qk_block<R, 2>(q, ld, kt, n_pad, d, j0, scale, scores);
+  if (j0 < n_pad) qk_block<R, 1>(q, ld, kt, n_pad, d, j0, scale, scores);
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void pv_rows(const float* p, std::size_t n_pad, std::size_t n, const float* v,
+                                                std::size_t ld, std::size_t d, float* out, std::size_t ld_out) {
+  std::size_t c0 = 0;
+  for (; c0 + 32 <= d; c0 += 32) pv_block<R, 2>(p, n_pad, n, v, ld, c0, out, ld_out);
+  if (c0 < d) pv_block<R, 1>(p, n_pad, n, v, ld, c0, out, ld_out);
+}
+
+// One head with AVX-512 register-blocked kernels (head_dim a multiple of 16). scratch: see its size below.
+__attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArgs& a, std::size_t h, float* scratch) {
+  const std::size_t n = a.len, d = a.head_dim, n_pad = (n + 15) / 16 * 16;
+  const float* q = a.q + h * d;
+  const float* k = a.k + h * d;
+  const float* v = a.v + h * d;
+  float* kt = scratch;              // [d][n_pad]
+  float* scores = kt + d * n_pad;   // [n][n_pad]
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t c = 0; c < d; ++c) kt[c * n_pad + j] = k[j * a.ld + c];
+  for (std::size_t c = 0; c < d; ++c)
+    for (std::size_t j = n; j < n_pad; ++j) kt[c * n_pad + j] = 0.0f;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) qk_rows<4>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
+  for (; i < n; ++i) qk_rows<1>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
+  const float* bias = a.bias ? a.bias + h * n * n : nullptr;
+  for (std::size_t r = 0; r < n; ++r) {
+    float* row = scores + r * n_pad;
+    if (bias)
+      for (std::size_t j = 0; j < n; ++j) row[j] += bias[r * n + j];
+    kernels::scaled_softmax_row(row, n, 1.0f);
+  }
+  float* out = a.out + h * d;
+  i = 0;
+  for (; i + 4 <= n; i += 4) pv_rows<4>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+  for (; i < n; ++i) pv_rows<1>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+}
+#endif
+
+std::size_t head_scratch_floats(const AttentionArgs& a) {
+  const std::size_t n_pad = (a.len + 15) / 16 * 16;
+  return a.head_dim * n_pad + a.len * n_pad + a.len * a.len;
+}
+
 // One head of one sequence: out_h = softmax(scale * q_h k_h^T + bias_h) v_h.
 void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
+#ifdef EMBED_HAVE_AVX512_ATTENTION
+  if (a.head_dim % 16 == 0 && cpu_has_avx512f()) return attention_head_avx512(a, h, scores);
+#endif
   const int n = static_cast<int>(a.len), d = static_cast<int>(a.head_dim);
   const float* q = a.q + h * a.head_dim;
   const float* k = a.k + h * a.head_dim;
@@ -56,12 +160,12 @@ void attention(const AttentionArgs& a, std::vector<float>& scratch) {
   configure_blas();
   if (a.len == 0) return;
   if (current_threads() <= 1 || a.heads == 1) {
-    scratch.resize(a.len * a.len);
+    scratch.resize(head_scratch_floats(a));
     for (std::size_t h = 0; h < a.heads; ++h) attention_head(a, h, scratch.data());
     return;
   }
   parallel_for(a.heads, 1, [&](std::size_t b, std::size_t e, int) {
-    float* scores = thread_workspace().floats(Workspace::kAttention, a.len * a.len);
+    float* scores = thread_workspace().floats(Workspace::kAttention, head_scratch_floats(a));
     for (std::size_t h = b; h < e; ++h) attention_head(a, h, scores);
   });
 }
@@ -78,7 +182,7 @@ void attention_packed(const PackedAttentionArgs& a) {
       if (len == 0) continue;
       AttentionArgs one{a.q + off * a.ld, a.k + off * a.ld, a.v + off * a.ld, a.ld, len, a.heads, a.head_dim,
                         a.scale, nullptr, a.out + off * a.ld_out, a.ld_out};
-      attention_head(one, h, ws.floats(Workspace::kAttention, len * len));
+      attention_head(one, h, ws.floats(Workspace::kAttention, head_scratch_floats(one)));
     }
   });
 }
