@@ -326,7 +326,7 @@ def main():
     if not have["engine"]:
         skipped.append(f"embed: {os.path.relpath(ENGINE, ROOT)} not built (bench/engine_bench.cpp missing or build failed): "
                        + ("rows 'embed-cli' time `embed encode` instead (minus the same command on one text: process start + "
-                          "model load; no batch-1 rows)" if have["cli"] else "and the embed CLI cannot encode: embed rows skipped"))
+                          "model load; no batch-1 rows)" if have["cli"] else "the embed CLI cannot encode either: embed rows skipped"))
     if not have["ort"]:
         skipped.append("onnxruntime: npm onnxruntime-node not installed: ORT rows skipped")
     if not have["torch"]:
@@ -494,7 +494,7 @@ def main():
         P("- " + n)
     for s in skipped:
         P("- SKIPPED " + s)
-    P(f"- total time {time.time() - t_start:.0f} s; raw results: bench/work/results.jsonl, logs: bench/work/logs/")
+    P(f"- total time {time.time() - t_start:.0f} s; raw results: {os.path.relpath(WORK, ROOT)}/results.jsonl, logs: {os.path.relpath(LOG, ROOT)}/")
     text = "\n".join(out)
     print(text)
     with open(os.path.join(WORK, "results.jsonl"), "w") as f:
