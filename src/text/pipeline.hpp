@@ -6,6 +6,15 @@
 //
 // Offsets: a NormalizedString keeps, for every byte of the normalized text, the byte span of the
 // original text it came from, so tokens map back to the original input exactly as `tokenizers` does.
+// As tokenizers' encode_char_offsets, token offsets become code points before post-processing
+// (offset trimming counts chars); Encoding::byte_offsets are derived from them at the end.
+//
+// Files: normalized_string.cpp (alignments, slice, split behaviours), normalizers.cpp,
+// pre_tokenizers.cpp, wordpiece.cpp, bpe.cpp, post_processors.cpp (+ truncation in pipeline.cpp),
+// decoders.cpp, pipeline.cpp (added tokens, encode), tokenizer_json.cpp (factory + registration
+// tables), legacy_loaders.cpp (vocab.txt, vocab.json + merges.txt), unicode*.cpp (character classes:
+// BertNormalizer / punctuation use Unicode 8.0 tables like tokenizers' unicode_categories crate),
+// regex.cpp (Oniguruma). Sentencepiece parts: unigram, precompiled, metaspace, sp_decoders, spm_loader.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
