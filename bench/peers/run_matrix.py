@@ -159,22 +159,21 @@ def parse_engine_output(text):
             d = json.loads(line)
         except ValueError:
             continue
+        exact = {"texts_per_s": "texts_per_s", "tokens_per_s": "tokens_per_s", "latency_ms_median": "latency_ms_median",
+                 "effective_gflops": "effective_gflops", "texts": "texts", "tokens": "tokens"}
         for k, v in d.items():
+            if k in exact and isinstance(v, (int, float)):
+                res.setdefault(exact[k], v)
+        for k, v in d.items():  # other spellings: "texts/s", "tokensPerSecond", "latency_p50_ms" ...
             if not isinstance(v, (int, float)):
                 continue
             n = re.sub(r"[^a-z0-9]", "", k.lower())
-            if n.startswith("textsper") and "best" not in n and "min" not in n and "max" not in n:
+            if n in ("textspers", "textss", "textspersec", "textspersecond"):
                 res.setdefault("texts_per_s", v)
-            elif n.startswith("tokensper") and "best" not in n and "min" not in n and "max" not in n:
+            elif n in ("tokenspers", "tokenss", "tokenspersec", "tokenspersecond"):
                 res.setdefault("tokens_per_s", v)
             elif "latency" in n and ("median" in n or "p50" in n):
                 res.setdefault("latency_ms_median", v * (1e3 if n.endswith("s") and not n.endswith("ms") else 1))
-            elif n == "effectivegflops":
-                res.setdefault("effective_gflops", v)
-            elif n in ("texts", "ntexts"):
-                res.setdefault("texts", v)
-            elif n in ("tokens", "ntokens"):
-                res.setdefault("tokens", v)
     if "texts_per_s" not in res:
         m = re.search(r"([\d.]+)\s*texts/s", text)
         if m:
