@@ -388,6 +388,20 @@ std::vector<SpmPiece> parse_spt(const std::string& s) {
   }
   return out;
 }
+
+// The loader's text path without added tokens: its normalizer, then its pre-tokenizer (which runs
+// sentencepiece's normalizer on the single split).
+NormalizedString spm_normalize(const embed::text::TokenizerPipeline& p, const std::string& text) {
+  NormalizedString ns(text);
+  if (p.normalizer) p.normalizer->normalize(ns);
+  std::vector<embed::text::Split> v;
+  v.push_back(embed::text::Split{std::move(ns), std::nullopt});
+  embed::text::PreTokenizedString pts(std::move(v));
+  if (p.pre_tokenizer) p.pre_tokenizer->pre_tokenize(pts);
+  if (pts.splits().empty()) return NormalizedString();
+  EXPECT_EQ(pts.splits().size(), 1u);
+  return std::move(pts.splits()[0].normalized);
+}
 }  // namespace
 
 // Every text of the golden cases, plus some edge cases, through libsentencepiece (the reference of
@@ -413,8 +427,7 @@ TEST(SentencepieceLoader, AgreesWithLibsentencepiece) {
     std::size_t n = 0, same = 0;
     for (const auto& text : texts) {
       // Only the model + normalizer (the loader's special-token splitting is not sentencepiece's).
-      NormalizedString ns(text);
-      p.normalizer->normalize(ns);
+      NormalizedString ns = spm_normalize(p, text);
       auto toks = p.model->tokenize(ns.normalized());
       std::vector<SpmPiece> got;
       for (const auto& t : toks) {
@@ -545,8 +558,7 @@ TEST(SentencepieceLoader, TrainedModelsAgreeWithLibsentencepiece) {
     auto all = texts;
     all.insert(all.end(), extra.begin(), extra.end());
     for (const auto& text : all) {
-      NormalizedString ns(text);
-      p.normalizer->normalize(ns);
+      NormalizedString ns = spm_normalize(p, text);
       auto toks = p.model->tokenize(ns.normalized());
       std::vector<SpmPiece> got;
       for (const auto& t : toks) {
@@ -563,4 +575,18 @@ TEST(SentencepieceLoader, TrainedModelsAgreeWithLibsentencepiece) {
     }
     std::cout << "[libsentencepiece, trained " << v.name << "] " << same << "/" << n << " agree\n";
   }
+}
+
+// The slow tokenizers strip Python whitespace next to special tokens before sentencepiece sees the
+// text; U+0085 is the one such char sentencepiece itself keeps (as bytes).
+TEST(SentencepieceLoader, WhitespaceNextToSpecialTokensIsStrippedLikeTheSlowTokenizer) {
+  auto tok = Tokenizer::from_directory(copy_without_tokenizer_json("tokenizers/deberta-v3-xsmall", "spm-deberta-strip"));
+  auto a = tok.encode("[CLS]\xc2\x85hello\xc2\x85[SEP]");
+  auto b = tok.encode("[CLS]hello[SEP]");
+  EXPECT_EQ(a.ids, b.ids);
+  ASSERT_EQ(a.ids.size(), 5u);
+  EXPECT_EQ(a.offsets[2], (embed::Offsets{6, 11}));  // "▁hello" starts at the 'h'
+  // without a special token next to it, U+0085 stays (byte pieces)
+  auto c = tok.encode("hello\xc2\x85");
+  EXPECT_GT(c.ids.size(), 3u);
 }

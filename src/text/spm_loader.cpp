@@ -14,6 +14,7 @@
 #include "text/components.hpp"
 #include "text/metaspace.hpp"
 #include "text/sp_decoders.hpp"
+#include "text/unicode.hpp"
 
 namespace embed::text {
 
@@ -176,6 +177,9 @@ struct Ctx {
   std::vector<UnigramPiece> vocab;  // the pipeline's vocabulary (ids = positions)
   std::unordered_map<std::string, int32_t> index;
   std::vector<AddedToken> added_tokens;
+  // Whitespace the slow tokenizer strips next to each added token: (left neighbour's end, right
+  // neighbour's start). Tokens given as plain strings strip both; AddedToken dicts per lstrip/rstrip.
+  std::unordered_map<int32_t, std::pair<bool, bool>> neighbor_strip;
 
   std::optional<AddedToken> special(const std::string& key, const std::string& fallback) const {
     if (config.contains(key) && !config[key].is_null()) return parse_special(config[key]);
@@ -192,8 +196,8 @@ struct Ctx {
     if (it != index.end()) return it->second;
     return std::nullopt;
   }
-  // Registers a special token; returns its id.
-  int32_t add(AddedToken t) {
+  // Registers a special token; returns its id. plain: given as a string (not an AddedToken dict).
+  int32_t add(AddedToken t, bool plain = true) {
     auto id = id_of(t.content);
     if (!id) {
       // Not in the vocabulary: appended after it (transformers' add_tokens).
@@ -205,8 +209,69 @@ struct Ctx {
     for (const auto& a : added_tokens)
       if (a.content == t.content) return a.id;
     added_tokens.push_back(t);
+    neighbor_strip[t.id] = plain ? std::make_pair(true, true) : std::make_pair(t.lstrip, t.rstrip);
     return *id;
   }
+};
+
+// Python str.isspace (what str.strip removes).
+bool is_python_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// Removes leading / trailing Python whitespace, keeping alignments (as NormalizedString::strip).
+void python_strip(NormalizedString& s, bool left, bool right) {
+  const std::string& t = s.normalized();
+  std::vector<char32_t> chars;
+  for (std::size_t i = 0; i < t.size();) chars.push_back(next_char(t, i));
+  std::size_t lead = 0, trail = 0;
+  if (left)
+    while (lead < chars.size() && is_python_space(chars[lead])) ++lead;
+  if (right)
+    while (trail + lead < chars.size() && is_python_space(chars[chars.size() - 1 - trail])) ++trail;
+  if (lead == 0 && trail == 0) return;
+  if (lead + trail >= chars.size()) {
+    s.normalized_mut().clear();
+    s.alignments().clear();
+    return;
+  }
+  std::vector<NormalizedString::Change> cs;
+  for (std::size_t i = lead; i + trail < chars.size(); ++i)
+    cs.push_back({chars[i], i + trail + 1 == chars.size() ? -static_cast<int>(trail) : 0});
+  s.transform(cs, lead);
+}
+
+// The slow transformers tokenizers: text between added tokens loses the whitespace next to them
+// (tokenize(): left.rstrip() / right.lstrip()), then sentencepiece normalizes each piece.
+class SlowSpmPreTokenizer : public PreTokenizer {
+ public:
+  SlowSpmPreTokenizer(std::unique_ptr<SpmNormalizer> spm, std::unordered_map<int32_t, std::pair<bool, bool>> strip)
+      : spm_(std::move(spm)), strip_(std::move(strip)) {}
+  void pre_tokenize(PreTokenizedString& pts) const override {
+    auto& sp = pts.splits();
+    auto flags = [&](const Split& s) -> std::pair<bool, bool> {
+      if (!s.tokens || s.tokens->size() != 1) return {false, false};
+      auto it = strip_.find((*s.tokens)[0].id);
+      return it == strip_.end() ? std::make_pair(true, true) : it->second;
+    };
+    for (std::size_t i = 0; i < sp.size(); ++i) {
+      if (sp[i].tokens) continue;
+      bool left = i > 0 && flags(sp[i - 1]).second;
+      bool right = i + 1 < sp.size() && flags(sp[i + 1]).first;
+      if (left || right) python_strip(sp[i].normalized, left, right);
+      if (!sp[i].normalized.empty()) spm_->normalize(sp[i].normalized);
+    }
+    std::vector<Split> kept;
+    kept.reserve(sp.size());
+    for (auto& s : sp)
+      if (s.tokens || !s.normalized.empty()) kept.push_back(std::move(s));
+    sp = std::move(kept);
+  }
+
+ private:
+  std::unique_ptr<SpmNormalizer> spm_;
+  std::unordered_map<int32_t, std::pair<bool, bool>> strip_;
 };
 
 Layout pick_layout(const Ctx& c) {
@@ -293,7 +358,8 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
     auto t = c.special(key, fallback);
     if (!t) return std::nullopt;
     std::string content = t->content;
-    int32_t id = c.add(*t);
+    bool plain = !(c.config.contains(key) && c.config[key].is_object());
+    int32_t id = c.add(*t, plain);
     return std::make_pair(content, id);
   };
   std::optional<std::pair<std::string, int32_t>> cls, sep, bos, eos;
@@ -334,7 +400,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   }
   if (c.config.contains("additional_special_tokens") && c.config["additional_special_tokens"].is_array())
     for (const auto& v : c.config["additional_special_tokens"])
-      if (auto t = parse_special(v)) c.add(*t);
+      if (auto t = parse_special(v)) c.add(*t, v.is_string());
   // Other entries of added_tokens.json (not special).
   for (auto it = c.added.begin(); it != c.added.end(); ++it) {
     if (!it.value().is_number_integer()) continue;
@@ -347,6 +413,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
     t.special = false;
     t.normalized = false;
     c.added_tokens.push_back(t);
+    c.neighbor_strip[t.id] = {true, true};
   }
   std::sort(c.added_tokens.begin(), c.added_tokens.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   p->added_tokens = c.added_tokens;
@@ -372,9 +439,12 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
     }
   }
   if (lower && layout != Layout::T5 && layout != Layout::XLMRoberta) norms.push_back(std::make_unique<LowercaseNormalizer>());
-  norms.push_back(std::make_unique<SpmNormalizer>(charsmap, c.proto.normalizer, user_defined));
+  // sentencepiece's normalizer runs in the pre-tokenizer, after the whitespace next to added tokens
+  // is stripped (which needs to see the neighbouring splits).
   if (norms.size() == 1) p->normalizer = std::move(norms[0]);
-  else p->normalizer = std::make_unique<SequenceNormalizer>(std::move(norms));
+  else if (!norms.empty()) p->normalizer = std::make_unique<SequenceNormalizer>(std::move(norms));
+  p->pre_tokenizer = std::make_unique<SlowSpmPreTokenizer>(
+      std::make_unique<SpmNormalizer>(charsmap, c.proto.normalizer, user_defined), c.neighbor_strip);
 
   UnigramModel::Options mo;
   mo.unk_id = unk_id;
