@@ -1,6 +1,7 @@
 // BPE model (tokenizers' models/bpe): merges by rank with a priority queue, byte fallback,
 // unk fusing, continuing-subword prefix / end-of-word suffix, ignore_merges, a word cache.
 #include <cstdio>
+#include <cstring>
 #include <queue>
 
 #include "embed/error.hpp"
@@ -175,24 +176,58 @@ std::vector<Token> BpeModel::tokenize(std::string_view seq) const {
       return out;
     }
   }
-  auto emit = [&](const std::vector<Symbol>& word) {
-    out.reserve(word.size());
-    for (const auto& sy : word)
-      out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
-  };
+  const uint64_t h = FlatStringTable::hash(seq);
   {
     std::shared_lock lock(cache_mutex_);
-    auto it = cache_.find(seq);
-    if (it != cache_.end()) {
-      emit(it->second);
-      return out;
+    if (!cache_slots_.empty()) {
+      std::size_t i = static_cast<std::size_t>(h) & (kCacheSlots - 1);
+      for (;;) {
+        const CacheSlot& s = cache_slots_[i];
+        if (!s.used) break;
+        if (s.hash == h && s.key_len == seq.size() && std::memcmp(cache_keys_.data() + s.key_off, seq.data(), seq.size()) == 0) {
+          out.reserve(s.sym_count);
+          for (uint32_t k = 0; k < s.sym_count; ++k) {
+            const Symbol& sy = cache_syms_[s.sym_off + k];
+            out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
+          }
+          return out;
+        }
+        i = (i + 1) & (kCacheSlots - 1);
+      }
     }
   }
   std::vector<Symbol> word = merge_word(seq);
-  emit(word);
+  out.reserve(word.size());
+  for (const auto& sy : word)
+    out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
   if (seq.size() < 256) {
     std::unique_lock lock(cache_mutex_);
-    if (cache_.size() < 100000) cache_.emplace(std::string(seq), std::move(word));
+    if (cache_slots_.empty()) cache_slots_.resize(kCacheSlots);
+    if (cache_words_ < kCacheMaxWords) {
+      std::size_t i = static_cast<std::size_t>(h) & (kCacheSlots - 1);
+      bool present = false;
+      while (cache_slots_[i].used) {
+        const CacheSlot& s = cache_slots_[i];
+        if (s.hash == h && s.key_len == seq.size() && std::memcmp(cache_keys_.data() + s.key_off, seq.data(), seq.size()) == 0) {
+          present = true;
+          break;
+        }
+        i = (i + 1) & (kCacheSlots - 1);
+      }
+      if (!present) {
+        CacheSlot s;
+        s.used = true;
+        s.hash = h;
+        s.key_off = static_cast<uint32_t>(cache_keys_.size());
+        s.key_len = static_cast<uint32_t>(seq.size());
+        s.sym_off = static_cast<uint32_t>(cache_syms_.size());
+        s.sym_count = static_cast<uint32_t>(word.size());
+        cache_keys_.append(seq);
+        cache_syms_.insert(cache_syms_.end(), word.begin(), word.end());
+        cache_slots_[i] = s;
+        ++cache_words_;
+      }
+    }
   }
   return out;
 }

@@ -270,8 +270,19 @@ class BpeModel : public TokenModel {
   std::vector<std::string> vocab_r_;
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (a,b) -> (rank, new id)
   Options opt_;
+  // Word cache: open addressing over a fixed slot array, keys and symbols in pools (filled until
+  // kCacheMaxWords words; the result is the same with or without it).
+  static constexpr std::size_t kCacheSlots = 1u << 17, kCacheMaxWords = 60000;
+  struct CacheSlot {
+    uint64_t hash = 0;
+    uint32_t key_off = 0, key_len = 0, sym_off = 0, sym_count = 0;
+    bool used = false;
+  };
   mutable std::shared_mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<Symbol>, StringHash, std::equal_to<>> cache_;
+  mutable std::vector<CacheSlot> cache_slots_;
+  mutable std::string cache_keys_;
+  mutable std::vector<Symbol> cache_syms_;
+  mutable std::size_t cache_words_ = 0;
 };
 
 // ---------- post-processors ----------
