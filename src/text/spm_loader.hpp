@@ -2,8 +2,16 @@
 // Sentencepiece model files (spm.model, spiece.model, sentencepiece.bpe.model, tokenizer.model) ->
 // TokenizerPipeline, with the special tokens, templates and type ids of the slow transformers
 // tokenizer named in tokenizer_config.json (DebertaV2, XLMRoberta, T5, Albert), as
-// convert_slow_tokenizer lays them out. Tokenization itself follows sentencepiece 0.1.97 exactly
-// (SpmNormalizer + UnigramModel in spm mode), since these models' reference is the slow tokenizer.
+// convert_slow_tokenizer lays them out. Tokenization itself follows the slow tokenizer on
+// sentencepiece 0.1.97 exactly, since that is these models' reference (tests/data fixtures):
+//  * special / added tokens are split off the raw text, and Python whitespace next to them is
+//    stripped (tokenize(): plain-string tokens strip both neighbours, AddedToken dicts per flags);
+//  * each remaining piece goes through sentencepiece's normalizer (SpmNormalizer, run by the
+//    pre-tokenizer) and Viterbi (UnigramModel in spm mode: f32 scores, piece types, unknown runs
+//    merged, byte fallback per byte); offsets are sentencepiece's surface spans;
+//  * pairs are truncated one token at a time from the longer sequence (slow_pair_truncation).
+// Where the fast tokenizer would differ (tie-breaks, offsets of U+2581, byte fallback), the slow
+// result is produced.
 #include <filesystem>
 #include <memory>
 #include <string>
