@@ -67,7 +67,12 @@ Encoding RobertaProcessing::process(Encoding first, const Encoding* pair, bool a
     byte_level_trim_offsets(first, add_prefix_space_);
     if (pair) byte_level_trim_offsets(p2, add_prefix_space_);
   }
-  if (!add_special) return default_process(std::move(first), pair ? &p2 : nullptr);
+  if (!add_special) {
+    // tokenizers' RobertaProcessing gives every token type id 0, special tokens or not.
+    set_type(first, 0);
+    if (pair) set_type(p2, 0);
+    return default_process(std::move(first), pair ? &p2 : nullptr);
+  }
   Encoding out;
   set_seq(first, 0);
   set_type(first, 0);
