@@ -221,19 +221,33 @@ void unicode_normalize(NormalizedString& s, UnicodeForm form) {
 }
 
 void replace_pattern(NormalizedString& s, const TextPattern& pattern, const std::string& content) {
+  // tokenizers applies transform_range once per match (quadratic on long texts); this builds the same
+  // string and alignments in one pass: the content of a match takes the alignment of the match's
+  // last byte (an empty match: of the byte before it, or (0, 0) at the start).
   auto matches = pattern.find_matches(s.normalized());
-  std::ptrdiff_t offset = 0;
-  std::vector<char32_t> content_chars = decode_all(content);
+  bool any = false;
+  for (const auto& m : matches) any = any || m.is_match;
+  if (!any) return;
+  const std::string& in = s.normalized();
+  const auto& in_align = s.alignments();
+  std::string out;
+  std::vector<ByteSpan> out_align;
+  out.reserve(in.size());
+  out_align.reserve(in.size());
   for (const auto& m : matches) {
-    if (!m.is_match) continue;
-    std::size_t start = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(m.span.first) + offset);
-    std::size_t end = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(m.span.second) + offset);
-    std::size_t removed_chars = count_chars(std::string_view(s.normalized()).substr(start, end - start));
-    std::vector<NormalizedString::Change> cs;
-    for (char32_t c : content_chars) cs.push_back({c, 1});
-    s.transform_range(start, end, cs, removed_chars);
-    offset += static_cast<std::ptrdiff_t>(content.size()) - static_cast<std::ptrdiff_t>(m.span.second - m.span.first);
+    auto [start, end] = m.span;
+    if (!m.is_match) {
+      out.append(in, start, end - start);
+      out_align.insert(out_align.end(), in_align.begin() + static_cast<std::ptrdiff_t>(start),
+                       in_align.begin() + static_cast<std::ptrdiff_t>(end));
+      continue;
+    }
+    ByteSpan align = end > start ? in_align[end - 1] : (out_align.empty() ? ByteSpan{0, 0} : out_align.back());
+    out += content;
+    out_align.insert(out_align.end(), content.size(), align);
   }
+  s.normalized_mut() = std::move(out);
+  s.alignments() = std::move(out_align);
 }
 
 }  // namespace embed::text
