@@ -19,44 +19,47 @@ constexpr double kUnkPenalty = 10.0;
 
 // ------------------------------------------------------------------ PieceTrie
 void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys, bool last_wins) {
-  // Build a pointer trie with ordered children, then flatten it.
-  struct Tmp {
-    int32_t value = -1;
-    std::map<unsigned char, uint32_t> kids;
-  };
-  std::vector<Tmp> tmp(1);
-  for (const auto& [key, value] : keys) {
-    uint32_t n = 0;
-    for (char ch : key) {
-      auto c = static_cast<unsigned char>(ch);
-      auto it = tmp[n].kids.find(c);
-      if (it == tmp[n].kids.end()) {
-        tmp.push_back(Tmp{});
-        uint32_t id = static_cast<uint32_t>(tmp.size() - 1);
-        tmp[n].kids.emplace(c, id);
-        n = id;
-      } else {
-        n = it->second;
-      }
-    }
-    if (tmp[n].value < 0 || last_wins) tmp[n].value = value;
-  }
-  nodes_.assign(tmp.size(), Node{});
+  // Sorted keys; a node covers a range of keys sharing its prefix. Nodes are laid out breadth-first
+  // so that every node's children are contiguous.
+  std::vector<std::size_t> order(keys.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a].first < keys[b].first; });
+  nodes_.clear();
   labels_.clear();
   targets_.clear();
   dense_.clear();
-  for (std::size_t i = 0; i < tmp.size(); ++i) {
-    nodes_[i].value = tmp[i].value;
-    nodes_[i].first = static_cast<uint32_t>(labels_.size());
-    nodes_[i].count = static_cast<uint32_t>(tmp[i].kids.size());
-    for (auto [c, t] : tmp[i].kids) {
-      labels_.push_back(c);
-      targets_.push_back(t);
+  struct Range {
+    std::size_t lo, hi, depth;
+  };
+  std::vector<Range> ranges;  // ranges[i] belongs to nodes_[i]
+  nodes_.push_back(Node{});
+  ranges.push_back(Range{0, order.size(), 0});
+  for (std::size_t ni = 0; ni < nodes_.size(); ++ni) {
+    Range r = ranges[ni];
+    std::size_t lo = r.lo;
+    // keys ending exactly here (equal keys are adjacent; stable order keeps input order)
+    while (lo < r.hi && keys[order[lo]].first.size() == r.depth) {
+      if (nodes_[ni].value < 0 || last_wins) nodes_[ni].value = keys[order[lo]].second;
+      ++lo;
     }
-    if (tmp[i].kids.size() > 8) {
-      nodes_[i].dense = static_cast<uint32_t>(dense_.size());
+    nodes_[ni].first = static_cast<uint32_t>(labels_.size());
+    uint32_t count = 0;
+    while (lo < r.hi) {
+      auto c = static_cast<unsigned char>(keys[order[lo]].first[r.depth]);
+      std::size_t hi = lo;
+      while (hi < r.hi && static_cast<unsigned char>(keys[order[hi]].first[r.depth]) == c) ++hi;
+      labels_.push_back(c);
+      targets_.push_back(static_cast<uint32_t>(nodes_.size()));
+      nodes_.push_back(Node{});
+      ranges.push_back(Range{lo, hi, r.depth + 1});
+      ++count;
+      lo = hi;
+    }
+    nodes_[ni].count = count;
+    if (count > 8) {
+      nodes_[ni].dense = static_cast<uint32_t>(dense_.size());
       dense_.resize(dense_.size() + 256, UINT32_MAX);
-      for (auto [c, t] : tmp[i].kids) dense_[nodes_[i].dense + c] = t;
+      for (uint32_t k = nodes_[ni].first; k < nodes_[ni].first + count; ++k) dense_[nodes_[ni].dense + labels_[k]] = targets_[k];
     }
   }
 }
