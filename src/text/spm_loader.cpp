@@ -450,7 +450,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   mo.unk_id = unk_id;
   mo.byte_fallback = c.proto.byte_fallback;
   mo.spm = true;
-  p->model = std::make_unique<UnigramModel>(c.vocab, mo, model_path.string());
+  p->model = std::make_unique<UnigramModel>(std::move(c.vocab), mo, model_path.string());
 
   // Post-processor.
   std::map<std::string, TemplateProcessing::SpecialTokens> sp;

@@ -18,7 +18,7 @@ constexpr double kUnkPenalty = 10.0;
 }
 
 // ------------------------------------------------------------------ PieceTrie
-void PieceTrie::build(const std::vector<std::pair<std::string, int32_t>>& keys, bool last_wins) {
+void PieceTrie::build(const std::vector<std::pair<std::string_view, int32_t>>& keys, bool last_wins) {
   // Sorted keys; a node covers a range of keys sharing its prefix. Nodes are laid out breadth-first
   // so that every node's children are contiguous.
   std::vector<std::size_t> order(keys.size());
@@ -70,7 +70,7 @@ UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, co
   if (opt_.unk_id && (*opt_.unk_id < 0 || static_cast<std::size_t>(*opt_.unk_id) >= pieces_.size()))
     throw Error(where + ": unk_id " + std::to_string(*opt_.unk_id) + " is outside the vocabulary of " +
                 std::to_string(pieces_.size()) + " pieces");
-  std::vector<std::pair<std::string, int32_t>> keys;
+  std::vector<std::pair<std::string_view, int32_t>> keys;  // views into pieces_
   keys.reserve(pieces_.size());
   min_score_ = opt_.spm ? FLT_MAX : INFINITY;
   max_score_ = opt_.spm ? FLT_MIN : -INFINITY;
@@ -91,10 +91,7 @@ UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, co
       min_score_ = std::min(min_score_, p.score);
     }
   }
-  if (opt_.spm) {
-    // sentencepiece's trie: sorted unique keys; a duplicate key keeps the first id.
-    std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  }
+  // sentencepiece's trie: a duplicate key keeps the first id; tokenizers' token map: the last.
   trie_.build(keys, /*last_wins=*/!opt_.spm);  // tokenizers: token -> id map, the last duplicate wins
   for (int b = 0; b < 256; ++b) {
     static const char* hx = "0123456789ABCDEF";

@@ -37,7 +37,7 @@ class PieceTrie {
  public:
   PieceTrie() = default;
   // A key given twice keeps its first value, or its last with last_wins.
-  void build(const std::vector<std::pair<std::string, int32_t>>& keys, bool last_wins = false);
+  void build(const std::vector<std::pair<std::string_view, int32_t>>& keys, bool last_wins = false);
   // Calls fn(length, value) for each key that is a prefix of s, shortest first.
   template <class Fn>
   void common_prefix(std::string_view s, Fn fn) const {
