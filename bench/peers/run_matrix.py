@@ -489,6 +489,12 @@ def main():
         P(f"| {r['model']} | {r['corpus']} ({r['texts']}, {fmt(r['tokens'])}) | {r['batch']} | {r['threads']} | {r['system']} | "
           f"{r['precision']} | {fmt(r.get('texts_per_s'), 1)} | {fmt(r.get('tokens_per_s'))} | {fmt(r.get('latency_ms_median'), 2)} | {ratio} | {eff} |")
     P("")
+    over = [r for r in results if r.get("effective_gflops") and peaks.get((r["threads"], r["precision"]))
+            and r["effective_gflops"] > peaks[(r["threads"], r["precision"])]]
+    if over:
+        notes.append(f"{len(over)} embed rows show more than 100 % of the GEMM peak: the peak was measured once, at the start, "
+                     "under that moment's load (and embed's effective GFLOP/s counts the linear layers' FLOPs from engine_bench's "
+                     "formula); on a shared machine read the fraction as a rough guide only")
     for n in notes:
         P("- " + n)
     for s in skipped:
