@@ -308,6 +308,11 @@ int main(int argc, char** argv) {
                 }
               }
             }
+            {
+              rusage u{};
+              getrusage(RUSAGE_SELF, &u);
+              r["peak_rss_mb"] = u.ru_maxrss / 1024.0;  // whole process so far (all configurations run before)
+            }
             const double fpt = flops_per_token(model_dir, mean_len);
             if (fpt > 0) {
               r["effective_gflops"] = r["tokens_per_s"].get<double>() * fpt / 1e9;

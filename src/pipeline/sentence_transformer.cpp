@@ -68,9 +68,19 @@ struct Model::Impl {
                      [&](std::size_t a, std::size_t b) { return encodings[a].length() > encodings[b].length(); });
     const std::size_t H = transformer.encoder->hidden_size();
     std::vector<float> hidden;
-    for (std::size_t start = 0; start < order.size(); start += batch_size) {
-      const std::size_t end = std::min(order.size(), start + batch_size);
-      models::PackedBatch batch;
+    // Batches of at most batch_size texts and (beyond the first text) kMaxBatchTokens tokens: packed batches
+    // have no padding, so how texts are grouped never changes the outputs, only the activation memory.
+    constexpr std::size_t kMaxBatchTokens = 16384;
+    models::PackedBatch batch;
+    for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
+      std::size_t tokens = 0;
+      end = start;
+      while (end < order.size() && end - start < batch_size &&
+             (end == start || tokens + encodings[order[end]].length() <= kMaxBatchTokens))
+        tokens += encodings[order[end++]].length();
+      batch.ids.clear();
+      batch.type_ids.clear();
+      batch.offsets.assign(1, 0);
       for (std::size_t i = start; i < end; ++i) batch.add(encodings[order[i]].ids, encodings[order[i]].type_ids);
       hidden.resize(batch.tokens() * H);
       transformer.encoder->forward(batch, hidden.data());
