@@ -1,11 +1,17 @@
 #include "compute/linear.hpp"
 
 #include <cblas.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
@@ -62,6 +68,30 @@ bool has_vnni() {
   const auto isa = dnnl::get_effective_cpu_isa();
   return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
          isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
+// True when [begin, end) lies in one read-only mapping of a file (e.g. the mmapped safetensors).
+bool is_readonly_file_mapping(std::uintptr_t begin, std::uintptr_t end) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long lo = 0, hi = 0, offset = 0, inode = 0;
+    char perms[8] = {}, dev[16] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &offset, dev, &inode) != 6) continue;
+    if (begin >= lo && end <= hi) return inode != 0 && perms[1] == '-';
+  }
+  return false;
+}
+
+// Once packed, a layer never reads its source weights again. When they are pages of a read-only file
+// mapping, drop them from this process (the page cache keeps them, so a warm reload stays fast): peak RSS
+// is then about the packed size, not mapped + packed. Heap copies are left alone.
+void release_source_pages(const void* data, std::size_t bytes) {
+  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) / page * page;
+  if (end <= begin || !is_readonly_file_mapping(begin, end)) return;
+  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 constexpr dnnl::memory::dim kPackRows = 256;  // representative M used to choose the packed weight layout
@@ -254,6 +284,7 @@ Linear::Linear(io::FloatTensor weight, std::optional<io::FloatTensor> bias, Prec
     impl->precision = Precision::FP32;  // this CPU cannot run the mode: fall back to exact fp32
     impl->pack(weight_.data);
   }
+  if (!weight_.owner) release_source_pages(weight_.data, in_ * out_ * sizeof(float));
   impl_ = std::move(impl);
 }
 
@@ -287,6 +318,8 @@ Linear stack_tensors(const std::vector<const io::FloatTensor*>& ws, const std::v
     if (has_bias) std::memcpy(b.data() + row, bs[i]->data, rows * sizeof(float));
     row += rows;
   }
+  for (std::size_t i = 0; i < ws.size(); ++i)
+    if (!ws[i]->owner) release_source_pages(ws[i]->data, static_cast<std::size_t>(ws[i]->numel()) * sizeof(float));
   io::FloatTensor wt;
   wt.shape = {static_cast<int64_t>(out), static_cast<int64_t>(in)};
   wt.data = w.data();
