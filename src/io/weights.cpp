@@ -190,9 +190,3 @@ std::vector<std::shared_ptr<TensorSource>> open_model_weights(const std::filesys
 
 }  // namespace embed::io
 
-// Until the pytorch_model.bin reader lands (src/io/pytorch_bin.cpp), a weak fallback that says so.
-namespace embed::io {
-__attribute__((weak)) std::shared_ptr<TensorSource> open_pytorch_bin(const std::filesystem::path& file) {
-  throw Error(file.string() + ": pytorch_model.bin is not supported in this build");
-}
-}  // namespace embed::io
