@@ -131,7 +131,7 @@ TEST(ModelFileErrors, InvalidConfigJsonNamesFileAndPosition) {
   auto dir = copy_of_bert_tiny();
   write_file(dir / "config.json", "{\n  \"model_type\": \"bert\",\n  \"hidden_size\": 32,,\n}");
   auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
-  EXPECT_CONTAINS(msg, "config.json: invalid JSON at line 3, column 20");
+  EXPECT_CONTAINS(msg, "config.json: invalid JSON at line 3, column 21");
 }
 
 TEST(ModelFileErrors, UnknownModelType) {

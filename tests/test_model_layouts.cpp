@@ -146,8 +146,9 @@ TEST(ModelLayouts, DenseModuleAfterPooling) {
   auto dir = copy_of("bert-tiny");
   // modules: Transformer -> Pooling -> Dense(32 -> 3, tanh) -> Normalize
   auto modules = embed::io::read_json(dir / "modules.json");
-  modules.insert(modules.begin() + 2, {{"idx", 2}, {"name", "2"}, {"path", "2_Dense"},
-                                       {"type", "sentence_transformers.models.Dense"}});
+  nlohmann::json dense = nlohmann::json::object(
+      {{"idx", 2}, {"name", "2"}, {"path", "2_Dense"}, {"type", "sentence_transformers.models.Dense"}});
+  modules.insert(modules.begin() + 2, dense);
   modules[3]["path"] = "3_Normalize";
   std::ofstream(dir / "modules.json") << modules.dump(2);
   fs::create_directories(dir / "2_Dense");

@@ -72,10 +72,10 @@ void write_npy(std::ostream& out, const std::vector<std::size_t>& shape, const f
   std::string dims;
   std::size_t count = 1;
   for (std::size_t d : shape) {
-    dims += std::to_string(d) + ",";
+    dims += (dims.empty() ? "" : ", ") + std::to_string(d);
     count *= d;
   }
-  if (shape.size() > 1) dims.pop_back();
+  if (shape.size() == 1) dims += ",";  // numpy writes a 1-tuple as (n,)
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, '\n'-terminated.
   std::size_t total = 10 + header.size() + 1;
@@ -114,9 +114,10 @@ std::string format_row(const float* row, std::size_t cols) {
 }  // namespace
 
 std::string format_matrix(const float* data, std::size_t rows, std::size_t cols, int depth) {
-  const std::string open(static_cast<std::size_t>(depth) + 1, '['), close(static_cast<std::size_t>(depth) + 1, ']');
-  const std::string indent(static_cast<std::size_t>(depth) + 1, ' ');
-  std::string s = open.substr(0, open.size() - 1);
+  // depth + 1 brackets around the rows (each row brings its own): [n, d] -> "[[", [1, n, d] -> "[[[".
+  const std::size_t outer = static_cast<std::size_t>(depth) + 1;
+  const std::string indent(outer, ' ');
+  std::string s(outer, '[');
   std::vector<std::size_t> shown;
   if (rows <= 6) {
     for (std::size_t r = 0; r < rows; ++r) shown.push_back(r);
@@ -128,7 +129,7 @@ std::string format_matrix(const float* data, std::size_t rows, std::size_t cols,
     if (rows > 6 && i == 3) s += "...,\n" + indent;
     s += format_row(data + shown[i] * cols, cols);
   }
-  return s + close.substr(0, close.size() - 1);
+  return s + std::string(outer, ']');
 }
 
 }  // namespace embed::cli
