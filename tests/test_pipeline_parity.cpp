@@ -10,7 +10,7 @@ using embed::testing::ModelFixture;
 
 namespace {
 
-const std::vector<std::string> kFixtures = {"bert-tiny"};
+const std::vector<std::string> kFixtures = {"bert-tiny", "mpnet-tiny", "deberta-v3-tiny", "multilingual-tiny"};
 
 class PipelineParity : public ::testing::TestWithParam<std::string> {
  protected:
