@@ -8,18 +8,11 @@
 #include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/layer_norm_weights.hpp"
 
 namespace embed::models {
 
 namespace {
-
-struct LayerNormWeights {
-  io::FloatTensor gamma, beta;
-};
-
-LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& name, int64_t dim) {
-  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim})};
-}
 
 struct BertLayer {
   compute::Linear qkv;  // query, key, value fused: one [3H, H] GEMM, outputs side by side in [T, 3H]

@@ -15,18 +15,11 @@
 #include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/layer_norm_weights.hpp"
 
 namespace embed::models {
 
 namespace {
-
-struct LayerNormWeights {
-  io::FloatTensor gamma, beta;
-};
-
-LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& name, int64_t dim) {
-  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim})};
-}
 
 std::string trim_lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

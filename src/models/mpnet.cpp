@@ -12,6 +12,7 @@
 #include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/layer_norm_weights.hpp"
 
 namespace embed::models {
 
@@ -23,14 +24,6 @@ constexpr int32_t kPaddingIdx = 1;
 // and relative_position_bucket with max_distance = 128.
 constexpr int kBiasBuckets = 32;
 constexpr int kBiasMaxDistance = 128;
-
-struct LayerNormWeights {
-  io::FloatTensor gamma, beta;
-};
-
-LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& name, int64_t dim) {
-  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim})};
-}
 
 struct MPNetLayer {
   compute::Linear qkv;  // q, k, v fused: one [3H, H] GEMM, outputs side by side in [T, 3H]

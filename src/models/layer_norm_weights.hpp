@@ -1,0 +1,18 @@
+#pragma once
+// LayerNorm parameters as transformers saves them: <name>.weight (gamma) and <name>.bias (beta).
+#include <cstdint>
+#include <string>
+
+#include "io/tensor_data.hpp"
+
+namespace embed::models {
+
+struct LayerNormWeights {
+  io::FloatTensor gamma, beta;
+};
+
+inline LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& name, int64_t dim) {
+  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim})};
+}
+
+}  // namespace embed::models
