@@ -5,8 +5,8 @@
 #   BENCH_MODELS=minilm-l6 bash bench/run_bench.sh     # one shape only
 #
 # Installs its own benchmark-only peers (Debian python3-torch, npm onnxruntime-node + HF tokenizers into
-# bench/peers/node_modules, libopenblas0-openmp extracted into bench/work/), builds build/embed and
-# build/engine_bench, makes the random-weight models and their ONNX exports in bench/work/, then runs
+# bench/peers/node_modules, libopenblas0-openmp extracted into bench/work/), builds build/embed (whose
+# `embed bench` measures us), makes the random-weight models and their ONNX exports in bench/work/, then runs
 # bench/peers/run_matrix.py, which prints the table (also saved to bench/work/results.md).
 # Every peer step that fails is reported and its rows are skipped; the script still prints what it measured.
 # Not part of the tests or CI.
@@ -63,14 +63,13 @@ fi
 
 # ---- 2. embed -------------------------------------------------------------------------------------------
 if [ "${BENCH_BUILD:-1}" != 0 ]; then
-  say "building build/embed and build/engine_bench"
+  say "building build/embed"
   if [ ! -f build/build.ninja ] && [ ! -f build/Makefile ]; then
     bash scripts/install-deps.sh >"$WORK/build.log" 2>&1
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >>"$WORK/build.log" 2>&1
   fi
-  cmake --build build --target embed >>"$WORK/build.log" 2>&1 || say "build of embed failed (see $WORK/build.log)"
-  cmake --build build --target engine_bench >>"$WORK/build.log" 2>&1 ||
-    say "build of engine_bench failed or bench/engine_bench.cpp is missing (see $WORK/build.log): embed rows will be skipped"
+  cmake --build build --target embed >>"$WORK/build.log" 2>&1 ||
+    say "build of embed failed (see $WORK/build.log): embed rows will be skipped"
 fi
 
 # ---- 3. models and ONNX exports ------------------------------------------------------------------------

@@ -205,3 +205,51 @@ TEST(Cli, HelpExplainsTheCommands) {
   EXPECT_CONTAINS(e.out, "--output-value");
   EXPECT_CONTAINS(e.out, "--pooling");
 }
+
+TEST(CliBench, ReportsEveryConfigurationWithTokenCountsAndAccuracy) {
+  const std::vector<std::string> texts = {"Hello Sentence Transformers library!", "Generate sentence embeddings!",
+                                          "a", "The quick brown fox jumps over the lazy dog, twice."};
+  const auto corpus = embed::testing::make_temp_dir("bench") / "corpus.txt";
+  {
+    std::ofstream f(corpus);
+    for (const auto& t : texts) f << t << "\n";
+  }
+  auto r = run_cli({"bench", "-m", kBert, "--corpus", corpus.string(), "--precision", "fp32,int8", "--threads", "1",
+                    "--batch-size", "2,1", "--repeat", "1", "--accuracy", "--format", "jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto model = embed::Model::load(kBert);
+  std::size_t tokens = 0;
+  for (const auto& t : texts) tokens += model->tokenize(t).length();
+  std::vector<nlohmann::json> rows;
+  for (const auto& line : lines_of(r.out)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 4u);  // 2 precisions x 2 batch sizes
+  for (const auto& row : rows) {
+    EXPECT_EQ(row["texts"], texts.size()) << row;
+    EXPECT_EQ(row["tokens"], tokens) << row;  // non-padding tokens of the model's own tokenization
+    EXPECT_GT(row["texts_per_s"].get<double>(), 0.0);
+    EXPECT_GT(row["latency_ms_median"].get<double>(), 0.0);
+    EXPECT_GT(row["load_ms"].get<double>(), 0.0);
+    EXPECT_GT(row["peak_rss_mb"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(rows[0]["precision"], "fp32");
+  EXPECT_EQ(rows[0]["batch"], 2);
+  EXPECT_EQ(rows[1]["batch"], 1);
+  EXPECT_FALSE(rows[0].contains("cosine_to_fp32_min"));
+  ASSERT_TRUE(rows[2].contains("cosine_to_fp32_min")) << rows[2];  // int8, batch 2
+  EXPECT_GT(rows[2]["cosine_to_fp32_min"].get<double>(), 0.99);
+  EXPECT_LE(rows[2]["cosine_to_fp32_min"].get<double>(), 1.0 + 1e-9);
+}
+
+TEST(CliBench, WithoutACorpusUsesSentencesFromTheVocabulary) {
+  auto r = run_cli({"bench", "-m", kBert, "--batch-size", "64", "--repeat", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_CONTAINS(r.out, "corpus synthetic sentences from the model's vocabulary: 512 texts");
+  EXPECT_CONTAINS(r.out, "| precision | threads | batch | texts/s | tokens/s |");
+  EXPECT_CONTAINS(r.out, "| fp32 | ");
+}
+
+TEST(CliBench, MissingCorpusIsAUsageError) {
+  auto r = run_cli({"bench", "-m", kBert, "--corpus", "/nonexistent/corpus.txt"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "/nonexistent/corpus.txt");
+}

@@ -109,3 +109,21 @@ TEST(ComputeKernels, LayerNormAndSoftmax) {
 }
 
 }  // namespace
+
+TEST(ThreadPool, ParallelTasksRunEveryTaskOnceAndRethrowTheFirstError) {
+  std::vector<int> runs(100, 0);
+  std::vector<int> nested_threads(100, 0);
+  embed::compute::parallel_tasks(runs.size(), 2, [&](std::size_t i) {
+    ++runs[i];
+    nested_threads[i] = embed::compute::current_threads();  // work inside a task is serial
+  });
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    EXPECT_EQ(runs[i], 1) << "task " << i;
+    EXPECT_EQ(nested_threads[i], 1) << "task " << i;
+  }
+  EXPECT_THROW(embed::compute::parallel_tasks(50, 2,
+                                              [](std::size_t i) {
+                                                if (i == 7) throw std::runtime_error("task 7 failed");
+                                              }),
+               std::runtime_error);
+}

@@ -91,6 +91,24 @@ TEST_P(PipelineParity, EmbeddingAloneEqualsEmbeddingInMixedBatch) {
   }
 }
 
+// Two threads each running whole batches (and a lone large batch split between threads) must give what one
+// thread gives on one batch: batching never changes the numbers.
+TEST_P(PipelineParity, BatchesOnSeveralThreadsEqualOneThread) {
+  auto one_thread = embed::Model::load(fixture_->dir(), {.threads = 1});
+  auto two_threads = embed::Model::load(fixture_->dir(), {.threads = 2});
+  const auto reference = one_thread->encode(texts_, {.batch_size = texts_.size()});
+  for (std::size_t batch_size : {std::size_t{1}, std::size_t{3}, texts_.size()}) {
+    const auto tokens = two_threads->encode_tokens(texts_, {.batch_size = batch_size});
+    const auto pooled = two_threads->encode(texts_, {.batch_size = batch_size});
+    ASSERT_EQ(tokens.size(), texts_.size());
+    for (std::size_t i = 0; i < texts_.size(); ++i) {
+      EXPECT_EQ(tokens[i].embeddings.rows, tokens[i].encoding.length()) << "text " << i;
+      for (std::size_t j = 0; j < pooled.cols; ++j)
+        ASSERT_NEAR(pooled.row(i)[j], reference.row(i)[j], 1e-6) << "batch size " << batch_size << " text " << i;
+    }
+  }
+}
+
 TEST_P(PipelineParity, TruncatedTextsAreReported) {
   embed::EncodeReport report;
   model_->encode(texts_, {.report = &report});

@@ -2,8 +2,8 @@
 
 For each model shape and each row (corpus x threads x batch), every system runs on the SAME texts
 (a fixed subset file, the same for all systems of the row):
-  embed        build/engine_bench --model --threads --precision fp32|bf16|int8 --batch-size --corpus
-               (end to end: tokenize + encode + pool + normalize, as the engine's own program reports it)
+  embed        build/embed bench --model --threads --precision fp32|bf16|int8 --batch-size --corpus --format jsonl
+               (end to end: tokenize + encode + pool + normalize, as `embed bench` reports it)
   onnxruntime  node bench/peers/ort_bench.js (fp32, and dynamic int8 when its export exists)
   pytorch      bench/peers/torch_bench.py (Debian torch, eager fp32)
 The peers get token ids from HF tokenizers (npm @anush008/tokenizers), precomputed: their tokenization is
@@ -24,7 +24,6 @@ PEERS = os.path.join(ROOT, "bench", "peers")
 WORK = os.environ.get("BENCH_WORK", os.path.join(ROOT, "bench", "work"))
 SHARED_BENCH = os.environ.get("BENCH_INPUTS", os.path.join(ROOT, "..", "shared", "bench"))
 PY = os.environ.get("BENCH_PYTHON", "/usr/bin/python3")
-ENGINE = os.environ.get("BENCH_ENGINE", os.path.join(ROOT, "build", "engine_bench"))
 CLI = os.environ.get("BENCH_CLI", os.path.join(ROOT, "build", "embed"))
 TIMEOUT = int(os.environ.get("BENCH_RUN_TIMEOUT", "900"))
 LOG = os.path.join(WORK, "logs")
@@ -149,8 +148,7 @@ def engine_env():
 
 
 def parse_engine_output(text):
-    """engine_bench's result: a JSON line if it prints one, else 'N texts/s', 'N tokens/s', 'median N ms'."""
-    res = {}
+    """`embed bench --format jsonl`: the first JSON object with texts_per_s (one configuration per call)."""
     for line in text.splitlines():
         line = line.strip()
         if not line.startswith("{"):
@@ -159,60 +157,45 @@ def parse_engine_output(text):
             d = json.loads(line)
         except ValueError:
             continue
-        exact = {"texts_per_s": "texts_per_s", "tokens_per_s": "tokens_per_s", "latency_ms_median": "latency_ms_median",
-                 "effective_gflops": "effective_gflops", "texts": "texts", "tokens": "tokens"}
-        for k, v in d.items():
-            if k in exact and isinstance(v, (int, float)):
-                res.setdefault(exact[k], v)
-        for k, v in d.items():  # other spellings: "texts/s", "tokensPerSecond", "latency_p50_ms" ...
-            if not isinstance(v, (int, float)):
-                continue
-            n = re.sub(r"[^a-z0-9]", "", k.lower())
-            if n in ("textspers", "textss", "textspersec", "textspersecond"):
-                res.setdefault("texts_per_s", v)
-            elif n in ("tokenspers", "tokenss", "tokenspersec", "tokenspersecond"):
-                res.setdefault("tokens_per_s", v)
-            elif "latency" in n and ("median" in n or "p50" in n):
-                res.setdefault("latency_ms_median", v * (1e3 if n.endswith("s") and not n.endswith("ms") else 1))
-    if "texts_per_s" not in res:
-        m = re.search(r"([\d.]+)\s*texts/s", text)
-        if m:
-            res["texts_per_s"] = float(m.group(1))
-        m = re.search(r"([\d.]+)\s*tokens/s", text)
-        if m:
-            res["tokens_per_s"] = float(m.group(1))
-        m = re.search(r"median[^\d\n]*([\d.]+)\s*ms", text)
-        if m:
-            res["latency_ms_median"] = float(m.group(1))
-    return res
+        if "texts_per_s" in d:
+            keys = ("texts_per_s", "tokens_per_s", "latency_ms_median", "effective_gflops", "texts", "tokens",
+                    "load_ms", "peak_rss_mb")
+            return {k: d[k] for k in keys if k in d}
+    return {}
 
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
 
 def gemm_peaks(model_dir, threads_list):
-    """engine_bench --gemm-peak: this machine's oneDNN GEMM peak per precision and thread count."""
+    """embed bench --gemm-peak: this machine's oneDNN GEMM peak per precision and thread count."""
     peaks, lines = {}, []
     one = subset("sentences", 1, "first1")
     for t in threads_list:
-        cmd = [ENGINE, "--model", model_dir, "--threads", str(t), "--precision", "fp32", "--batch-size", "32",
-               "--corpus", one, "--repeat", "1", "--gemm-peak"]
+        cmd = [CLI, "bench", "--model", model_dir, "--threads", str(t), "--precision", "fp32,bf16,int8",
+               "--batch-size", "32", "--corpus", one, "--repeat", "1", "--gemm-peak", "--format", "jsonl"]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=engine_env())
         except subprocess.TimeoutExpired:
             lines.append(f"gemm peak threads={t}: timed out")
             continue
-        for m in re.finditer(r"gemm peak (\w+) threads=(\d+): ([\d.]+) (\S+)", r.stdout):
-            peaks[(int(m.group(2)), m.group(1))] = float(m.group(3))
-            lines.append(m.group(0))
+        for line in r.stdout.splitlines():
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            if "gemm_peak" in d:
+                peaks[(d["threads"], d["precision"])] = d["gemm_peak"]
+                lines.append(f"{d['precision']} threads={d['threads']}: {d['gemm_peak']:.1f} {d['unit']}")
         if r.returncode != 0:
-            lines.append(f"engine_bench --gemm-peak threads={t}: exit {r.returncode}")
+            lines.append(f"embed bench --gemm-peak threads={t}: exit {r.returncode}")
     return peaks, lines
 
 
 def run_engine(model_dir, txt, threads, batch, precision, tag):
-    cmd = [ENGINE, "--model", model_dir, "--threads", str(threads), "--precision", precision,
-           "--batch-size", str(batch), "--corpus", txt, "--repeat", str(REPEATS)]
+    cmd = [CLI, "bench", "--model", model_dir, "--threads", str(threads), "--precision", precision,
+           "--batch-size", str(batch), "--corpus", txt, "--repeat", str(REPEATS), "--latency-texts", "100000",
+           "--format", "jsonl"]
     os.makedirs(LOG, exist_ok=True)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=engine_env())
@@ -223,39 +206,28 @@ def run_engine(model_dir, txt, threads, batch, precision, tag):
     if r.returncode != 0:
         tail = [l for l in r.stderr.strip().splitlines() if l.strip()][-1:] or ["(no stderr)"]
         return None, f"exit {r.returncode}: {tail[0][:160]}"
-    d = parse_engine_output(r.stdout + "\n" + r.stderr)
-    if "texts_per_s" not in d and "latency_ms_median" not in d:
-        return None, "could not read texts/s or latency from engine_bench output (see " + tag + ".log)"
+    d = parse_engine_output(r.stdout)
+    if "texts_per_s" not in d:
+        return None, "no result line in `embed bench` output (see " + tag + ".log)"
     d.update(system="embed", precision=precision, threads=threads, batch=batch)
     return d, None
 
 
-def _cli_encode_time(model_dir, lines, threads, batch, precision):
-    cmd = [CLI, "encode", "-m", model_dir, "--threads", str(threads), "--batch-size", str(batch),
-           "--precision", precision, "--format", "npy", "--output", os.devnull]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=TIMEOUT, env=engine_env())
-    dt = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RuntimeError(f"exit {r.returncode}: {r.stderr.strip()[-160:]}")
-    return dt
-
-
-def run_embed_cli(model_dir, txt, threads, batch, precision, repeats):
-    """Fallback while build/engine_bench does not exist: time `embed encode` on the subset minus the time of
-    the same command on one text (process start + model load), median of `repeats`. Throughput rows only."""
-    lines = open(txt, encoding="utf-8").read().splitlines()
-    try:
-        one = [_cli_encode_time(model_dir, lines[:1], threads, batch, precision) for _ in range(repeats)]
-        full = [_cli_encode_time(model_dir, lines, threads, batch, precision) for _ in range(repeats)]
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        return None, str(e)
-    t = max(statistics.median(full) - statistics.median(one), 1e-9)
-    n = len(lines)
-    d = dict(texts_per_s=(n - 1) / t if batch == 1 else n / t)
-    if batch == 1:
-        d["latency_ms_median"] = t / (n - 1) * 1e3
-    return d, None
+def measure_rss(model_dir):
+    """Peak RSS of `embed encode` (fp32, default threads) over the whole sentences corpus, vs the model file."""
+    corpus = os.path.join(SHARED_BENCH, "sentences.txt")
+    weights = os.path.join(model_dir, "model.safetensors")
+    if not (os.path.isfile(corpus) and os.path.isfile(weights)):
+        return "peak RSS not measured (corpus or model.safetensors missing)"
+    with open(corpus, "rb") as stdin, open(os.devnull, "wb") as devnull:
+        p = subprocess.Popen([CLI, "encode", "-m", model_dir, "--format", "npy"], stdin=stdin, stdout=devnull,
+                             stderr=subprocess.DEVNULL, env=engine_env())
+        _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        return f"peak RSS not measured (`embed encode` exit status {status})"
+    rss, size = usage.ru_maxrss / 1024.0, os.path.getsize(weights) / 2**20
+    return (f"peak RSS of `embed encode` over sentences.txt ({sum(1 for _ in open(corpus, encoding='utf-8'))} texts, "
+            f"fp32): {rss:.0f} MB; model.safetensors {size:.0f} MB ({rss / size:.2f}x the file)")
 
 
 # ---------------------------------------------------------------- accuracy
@@ -314,18 +286,10 @@ def main():
     have = {
         "ort": os.path.isdir(os.path.join(PEERS, "node_modules", "onnxruntime-node")),
         "torch": subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode == 0,
-        "engine": os.access(ENGINE, os.X_OK),
-        "cli": False,
+        "engine": os.access(CLI, os.X_OK),
     }
-    if not have["engine"] and os.access(CLI, os.X_OK):
-        r = subprocess.run([CLI, "encode", "-m", os.path.join(ROOT, "tests", "data", "models", "bert-tiny"), "--format", "jsonl"],
-                           input="probe\n", capture_output=True, text=True)
-        have["cli"] = r.returncode == 0 and r.stdout.lstrip().startswith("{")
-    skipped = []
     if not have["engine"]:
-        skipped.append(f"embed: {os.path.relpath(ENGINE, ROOT)} not built (bench/engine_bench.cpp missing or build failed): "
-                       + ("rows 'embed-cli' time `embed encode` instead (minus the same command on one text: process start + "
-                          "model load; no batch-1 rows)" if have["cli"] else "the embed CLI cannot encode either: embed rows skipped"))
+        skipped.append(f"embed: {os.path.relpath(CLI, ROOT)} not built (see bench/work/build.log): embed rows skipped")
     if not have["ort"]:
         skipped.append("onnxruntime: npm onnxruntime-node not installed: ORT rows skipped")
     if not have["torch"]:
@@ -344,9 +308,9 @@ def main():
     if have["engine"] and os.environ.get("BENCH_GEMM_PEAK", "1") != "0":
         first = next((os.path.join(WORK, m) for m in models if os.path.isfile(os.path.join(WORK, m, "config.json"))), None)
         if first:
-            log("measuring the GEMM peak (engine_bench --gemm-peak)")
+            log("measuring the GEMM peak (embed bench --gemm-peak)")
             peaks, plines = gemm_peaks(first, threads_list)
-            notes.append("this machine's GEMM peak (oneDNN, 2048^3, engine_bench --gemm-peak): " + "; ".join(plines))
+            notes.append("this machine's GEMM peak (oneDNN, 2048^3, embed bench --gemm-peak): " + "; ".join(plines))
     for model in models:
         mdir = os.path.join(WORK, model)
         if not os.path.isfile(os.path.join(mdir, "config.json")):
@@ -376,9 +340,6 @@ def main():
                 if have["engine"]:
                     for p in engine_precisions:
                         runs.append(("embed", p, lambda p=p: run_engine(mdir, txt, threads, batch, p, tag + f".embed.{p}")))
-                elif have["cli"] and batch > 1:  # a process-time difference cannot give a per-text latency
-                    for p in engine_precisions:
-                        runs.append(("embed-cli", p, lambda p=p: run_embed_cli(mdir, txt, threads, batch, p, repeats)))
                 if have["ort"] and ids_file:
                     common = ["--ids", ids_file, "--threads", str(threads), "--batch", str(batch), "--repeats", str(repeats),
                               "--pad-id", str(pad_id), "--corpus", corpus]
@@ -453,9 +414,8 @@ def main():
       f"PyTorch: OpenBLAS (OpenMP build) first on LD_LIBRARY_PATH, MALLOC_MMAP_MAX_=0")
     P("peers: token ids precomputed by HF tokenizers, tokenization NOT timed; batches sorted by length and padded to the "
       "batch's longest (sentence-transformers); pooling + normalize inside the timed call. embed: end to end "
-      "(tokenize + encode + pool + normalize) as build/engine_bench reports it"
-      + (" (embed-cli: `embed encode` process time minus the same on one text)" if any(r["system"] == "embed-cli" for r in results) else "")
-      + ". tokens = non-padding tokens. Latency: per call (batch 32 rows: one batch).")
+      "(tokenize + encode + pool + normalize) as `embed bench` reports it"
+      ". tokens = non-padding tokens. Latency: per call (batch 32 rows: one batch).")
     P("")
     P("| model | corpus (texts, tokens) | batch | threads | system | precision | texts/s | tokens/s | median latency ms | vs ORT fp32 | embed GFLOP/s (of GEMM peak) |")
     P("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -493,8 +453,14 @@ def main():
             and r["effective_gflops"] > peaks[(r["threads"], r["precision"])]]
     if over:
         notes.append(f"{len(over)} embed rows show more than 100 % of the GEMM peak: the peak was measured once, at the start, "
-                     "under that moment's load (and embed's effective GFLOP/s counts the linear layers' FLOPs from engine_bench's "
+                     "under that moment's load (and embed's effective GFLOP/s counts the linear layers' FLOPs from `embed bench`'s "
                      "formula); on a shared machine read the fraction as a rough guide only")
+    for model in models:
+        loads = [r["load_ms"] for r in results if r["model"] == model and r["system"] == "embed" and r.get("load_ms")]
+        if loads:
+            notes.append(f"{model}: embed model load (ready to encode, page cache warm), fastest of {len(loads)} loads: {min(loads):.0f} ms")
+        if have["engine"] and os.environ.get("BENCH_RSS", "1") != "0":
+            notes.append(f"{model}: " + measure_rss(os.path.join(WORK, model)))
     for n in notes:
         P("- " + n)
     for s in skipped:

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstdint>
@@ -94,6 +95,11 @@ void release_source_pages(const void* data, std::size_t bytes) {
   madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+// GEMM data types per precision: int8 is u8 activations x s8 weights -> s32 accumulators.
+dt src_type_for(Precision p) { return p == Precision::FP32 ? dt::f32 : p == Precision::BF16 ? dt::bf16 : dt::u8; }
+dt weight_type_for(Precision p) { return p == Precision::FP32 ? dt::f32 : p == Precision::BF16 ? dt::bf16 : dt::s8; }
+dt dst_type_for(Precision p) { return p == Precision::INT8 ? dt::s32 : dt::f32; }
+
 constexpr dnnl::memory::dim kPackRows = 256;  // representative M used to choose the packed weight layout
 
 }  // namespace
@@ -119,9 +125,9 @@ struct Linear::Impl {
   std::mutex mutex;
   std::unordered_map<uint64_t, std::shared_ptr<const Prim>> cache;
 
-  dt src_type() const { return precision == Precision::FP32 ? dt::f32 : precision == Precision::BF16 ? dt::bf16 : dt::u8; }
-  dt weight_type() const { return precision == Precision::FP32 ? dt::f32 : precision == Precision::BF16 ? dt::bf16 : dt::s8; }
-  dt dst_type() const { return precision == Precision::INT8 ? dt::s32 : dt::f32; }
+  dt src_type() const { return src_type_for(precision); }
+  dt weight_type() const { return weight_type_for(precision); }
+  dt dst_type() const { return dst_type_for(precision); }
 
   dnnl::matmul::primitive_desc make_pd(dnnl::memory::dim rows, const dnnl::memory::desc& wmd, Activation act,
                                        bool* fused) const {
@@ -389,6 +395,34 @@ std::string gemm_backend_info(Precision precision) {
     return std::string(precision_name(l.precision())) + " " + l.backend_info();
   } catch (const std::exception& e) {
     return std::string(precision_name(precision)) + " unavailable: " + e.what();
+  }
+}
+
+double measure_gemm_peak(Precision precision, int threads) {
+  ThreadScope scope(threads);
+  const dnnl::memory::dim n = 2048;
+  try {
+    dnnl::matmul::primitive_desc pd(
+        dnnl::matmul::desc(dnnl::memory::desc({n, n}, src_type_for(precision), tag::ab),
+                           dnnl::memory::desc({n, n}, weight_type_for(precision), tag::any),
+                           dnnl::memory::desc({n, n}, dst_type_for(precision), tag::ab)),
+        cpu_engine());
+    dnnl::memory a(pd.src_desc(), cpu_engine()), b(pd.weights_desc(), cpu_engine()), c(pd.dst_desc(), cpu_engine());
+    std::memset(a.get_data_handle(), 0, pd.src_desc().get_size());
+    std::memset(b.get_data_handle(), 0, pd.weights_desc().get_size());
+    dnnl::matmul matmul(pd);
+    auto& stream = thread_stream();
+    double best = 0.0;
+    for (int run = 0; run < 7; ++run) {  // the first run warms caches and page tables: not counted
+      const auto t0 = std::chrono::steady_clock::now();
+      matmul.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+      stream.wait();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (run > 0 && s > 0) best = std::max(best, 2.0 * n * n * n / s / 1e9);
+    }
+    return best;
+  } catch (const dnnl::error&) {
+    return 0.0;
   }
 }
 

@@ -58,4 +58,8 @@ Linear load_linear_stacked(const io::WeightStore& weights, const std::vector<std
 // A GEMM-library description for reports: e.g. "oneDNN brg:avx512_core_bf16".
 std::string gemm_backend_info(Precision precision);
 
+// This machine's measured GEMM peak for a precision on `threads` threads: the best of a few runs of
+// oneDNN matmul on a 2048^3 problem, in GFLOP/s (GOP/s for int8); 0 when the CPU lacks the precision.
+double measure_gemm_peak(Precision precision, int threads);
+
 }  // namespace embed::compute

@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
 #include <fstream>
 #include <set>
 #include <string>
@@ -52,7 +56,7 @@ int resolve_threads(int n) { return n > 0 ? n : default_threads(); }
 int current_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
 
 ThreadScope::ThreadScope(int threads) : previous_(omp_get_max_threads()) {
-  omp_set_num_threads(resolve_threads(threads));
+  omp_set_num_threads(omp_in_parallel() ? 1 : resolve_threads(threads));
 }
 ThreadScope::~ThreadScope() { omp_set_num_threads(previous_); }
 
@@ -71,6 +75,30 @@ void parallel_for(std::size_t n, std::size_t grain,
     const std::size_t begin = n * t / nt, end = n * (t + 1) / nt;
     if (begin < end) fn(begin, end, t);
   }
+}
+
+void parallel_tasks(std::size_t n, int threads, const std::function<void(std::size_t)>& fn) {
+  const auto team = static_cast<int>(std::min<std::size_t>(n, static_cast<std::size_t>(resolve_threads(threads))));
+  if (team <= 1 || omp_in_parallel()) {
+    for (std::size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
+  for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+    try {
+      ThreadScope serial(1);
+      fn(static_cast<std::size_t>(i));
+    } catch (...) {  // an exception must not leave an OpenMP region: keep the first, rethrow below
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 const ComputeSettings& load_settings() {

@@ -17,7 +17,9 @@ int resolve_threads(int n);
 // Threads the next parallel region of this calling thread uses.
 int current_threads();
 
-// Sets the calling thread's thread count for its lifetime (restores the previous on exit).
+// Sets the calling thread's thread count for its lifetime (restores the previous on exit). Inside a
+// parallel region (e.g. a parallel_tasks task) it sets 1: the task's GEMMs and loops then run serially on
+// the task's own thread, and oneDNN plans its kernels for one thread.
 class ThreadScope {
  public:
   explicit ThreadScope(int threads);
@@ -33,6 +35,13 @@ class ThreadScope {
 // on current_threads() threads (serially when n is small or inside another parallel region).
 void parallel_for(std::size_t n, std::size_t grain,
                   const std::function<void(std::size_t begin, std::size_t end, int thread)>& fn);
+
+// Runs fn(task) for every task in [0, n), each task whole on one of up to `threads` threads (0: the
+// machine's cores), handed out in index order as threads become free. Work inside a task runs serially.
+// Unlike splitting every operation across threads, tasks never wait for each other, so a thread that the
+// OS preempts (a shared, loaded machine) delays only its own task. The first exception a task throws is
+// rethrown here once all threads have stopped; tasks not yet started are then skipped.
+void parallel_tasks(std::size_t n, int threads, const std::function<void(std::size_t task)>& fn);
 
 // Load-time settings the layers read while a model is being built (precision, threads). Set by
 // models::load_encoder for the duration of an encoder's construction, so every architecture's

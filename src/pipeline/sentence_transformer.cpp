@@ -8,6 +8,7 @@
 
 #include "embed/error.hpp"
 #include "embed/model.hpp"
+#include "compute/threads.hpp"
 #include "io/json.hpp"
 #include "io/tensor_data.hpp"
 #include "models/encoder.hpp"
@@ -29,6 +30,7 @@ struct Model::Impl {
   std::vector<pipeline::DenseModule> dense;
   bool normalize = false;
   std::string similarity_fn_name = "cosine";
+  int threads = 1;  // LoadOptions.threads, resolved
 
   // Tokenizes one text as sentence-transformers does: strip, optional lower-casing, truncation.
   Encoding tokenize(const std::string& text, std::size_t max_len) const {
@@ -49,15 +51,21 @@ struct Model::Impl {
   }
 
   // Runs the encoder over texts in batches (longest first, as sentence-transformers orders them) and
-  // hands each text's token embeddings to `sink(index, encoding, tokens[len, hidden])`.
+  // hands each text's token embeddings to `sink(index, encoding, tokens[len, hidden])`. The sink may be
+  // called from several threads at once, never twice for the same index.
   template <typename Sink>
   void run(std::span<const std::string> texts, const EncodeOptions& o, Sink&& sink) const {
     const std::size_t max_len = effective_max_len(o);
-    const std::size_t batch_size = std::max<std::size_t>(1, o.batch_size);
     std::vector<Encoding> encodings(texts.size());
-    for (std::size_t i = 0; i < texts.size(); ++i) {
-      encodings[i] = tokenize(texts[i], max_len);
-      if (o.report) {
+    constexpr std::size_t kTextsPerTokenizeTask = 64;
+    compute::parallel_tasks((texts.size() + kTextsPerTokenizeTask - 1) / kTextsPerTokenizeTask, threads,
+                            [&](std::size_t task) {
+                              const std::size_t end = std::min(texts.size(), (task + 1) * kTextsPerTokenizeTask);
+                              for (std::size_t i = task * kTextsPerTokenizeTask; i < end; ++i)
+                                encodings[i] = tokenize(texts[i], max_len);
+                            });
+    if (o.report) {
+      for (std::size_t i = 0; i < texts.size(); ++i) {
         o.report->tokens += encodings[i].length();
         if (encodings[i].truncated && o.report->truncated_texts++ == 0) o.report->first_truncated = i;
       }
@@ -66,29 +74,58 @@ struct Model::Impl {
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return encodings[a].length() > encodings[b].length(); });
+    const auto batches = plan_batches(order, encodings, std::max<std::size_t>(1, o.batch_size));
     const std::size_t H = transformer.encoder->hidden_size();
-    std::vector<float> hidden;
-    // Batches of at most batch_size texts and (beyond the first text) kMaxBatchTokens tokens: packed batches
-    // have no padding, so how texts are grouped never changes the outputs, only the activation memory.
-    constexpr std::size_t kMaxBatchTokens = 16384;
-    models::PackedBatch batch;
-    for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
-      std::size_t tokens = 0;
-      end = start;
-      while (end < order.size() && end - start < batch_size &&
-             (end == start || tokens + encodings[order[end]].length() <= kMaxBatchTokens))
-        tokens += encodings[order[end++]].length();
-      batch.ids.clear();
-      batch.type_ids.clear();
-      batch.offsets.assign(1, 0);
-      for (std::size_t i = start; i < end; ++i) batch.add(encodings[order[i]].ids, encodings[order[i]].type_ids);
+    auto run_batch = [&](const BatchRange& range) {
+      models::PackedBatch batch;
+      for (std::size_t i = range.begin; i < range.end; ++i)
+        batch.add(encodings[order[i]].ids, encodings[order[i]].type_ids);
+      thread_local std::vector<float> hidden;  // reused: one buffer per thread, sized by its largest batch
       hidden.resize(batch.tokens() * H);
       transformer.encoder->forward(batch, hidden.data());
-      for (std::size_t i = start; i < end; ++i) {
-        const std::size_t s = i - start;
+      for (std::size_t i = range.begin; i < range.end; ++i) {
+        const std::size_t s = i - range.begin;
         sink(order[i], encodings[order[i]], hidden.data() + batch.offsets[s] * H, batch.length(s));
       }
+    };
+    // Whole batches per thread while there is one for every thread (no waiting between threads), then
+    // the remaining few batches each split across all threads.
+    const std::size_t per_thread = threads > 1 ? batches.size() / threads * threads : 0;
+    compute::parallel_tasks(per_thread, threads, [&](std::size_t b) { run_batch(batches[b]); });
+    for (std::size_t b = per_thread; b < batches.size(); ++b) run_batch(batches[b]);
+  }
+
+  struct BatchRange {
+    std::size_t begin, end;  // positions in the length-sorted order
+  };
+
+  // Batches of at most batch_size texts and (beyond the first text) a token budget: packed batches have no
+  // padding, so how texts are grouped never changes the outputs, only the activation memory and how
+  // threads share the work. When there are fewer batches than threads but enough tokens for each thread
+  // to run an efficient GEMM on its own, the budget shrinks so that every thread gets a batch.
+  std::vector<BatchRange> plan_batches(const std::vector<std::size_t>& order, const std::vector<Encoding>& encodings,
+                                       std::size_t batch_size) const {
+    constexpr std::size_t kMaxBatchTokens = 16384, kMinTokensPerThread = 512;
+    auto cut = [&](std::size_t budget) {
+      std::vector<BatchRange> out;
+      for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
+        std::size_t tokens = 0;
+        end = start;
+        while (end < order.size() && end - start < batch_size &&
+               (end == start || tokens + encodings[order[end]].length() <= budget))
+          tokens += encodings[order[end++]].length();
+        out.push_back({start, end});
+      }
+      return out;
+    };
+    auto batches = cut(kMaxBatchTokens);
+    const auto t = static_cast<std::size_t>(threads);
+    if (t > 1 && batches.size() < t) {
+      std::size_t total = 0;
+      for (const auto& e : encodings) total += e.length();
+      if (total >= t * kMinTokensPerThread) batches = cut((total + t - 1) / t);
     }
+    return batches;
   }
 };
 
@@ -168,6 +205,7 @@ std::optional<std::size_t> configured_max_length(const fs::path& dir) {
 std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const LoadOptions& options) {
   auto m = std::make_unique<Impl>();
   m->dir = fs::path(path_or_id);
+  m->threads = compute::resolve_threads(options.threads);
   if (!fs::is_directory(m->dir))
     throw Error(path_or_id + ": not a model directory (no such directory; Hub ids need `embed download` first)");
   const fs::path modules_file = m->dir / "modules.json";

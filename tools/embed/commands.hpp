@@ -39,7 +39,22 @@ struct SimilarityArgs {
   std::string format = "text";
 };
 
+struct BenchArgs {
+  std::string model;
+  std::vector<std::string> corpora;            // files, one text per line; none: synthetic sentences
+  std::vector<std::string> precisions{"fp32"};
+  std::vector<int> threads;                    // none: the machine's cores
+  std::vector<std::size_t> batch_sizes{32, 1};
+  int repeat = 3;
+  std::size_t limit = 0;                       // texts per corpus file; 0: all
+  std::size_t latency_texts = 200;             // batch 1: how many texts are timed one by one
+  bool gemm_peak = false;
+  bool accuracy = false;
+  std::string format = "text";                 // text (markdown table) or jsonl
+};
+
 int run_encode(const EncodeArgs& args);
+int run_bench(const BenchArgs& args);
 int run_tokenize(const TokenizeArgs& args);
 int run_similarity(const SimilarityArgs& args);
 

@@ -68,6 +68,38 @@ int main(int argc, char** argv) {
   sim->add_option("--format", similarity.format, "Output format: text (default) or jsonl")
       ->check(CLI::IsMember({"text", "jsonl"}));
 
+  BenchArgs bench;
+  auto* ben = app.add_subcommand("bench", "Throughput and latency of a model on this machine (end to end)");
+  ben->add_option("-m,--model", bench.model, "Model directory")->required();
+  ben->add_option("--corpus", bench.corpora,
+                  "Text file(s), one text per line (e.g. ../shared/bench/sentences.txt); default: 512 synthetic "
+                  "sentences of 8-40 words from the model's vocabulary")
+      ->check(CLI::ExistingFile);
+  ben->add_option("--precision", bench.precisions, "Precision(s) to measure, e.g. fp32,bf16,int8 (default fp32)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+  ben->add_option("--threads", bench.threads, "Thread count(s), e.g. 1,2 (default: the machine's cores)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  ben->add_option("--batch-size", bench.batch_sizes, "Batch size(s); 1 = latency of single texts (default 32,1)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  ben->add_option("--repeat", bench.repeat, "Timed passes per configuration, after one warm-up (default 3)")
+      ->check(CLI::PositiveNumber);
+  ben->add_option("--limit", bench.limit, "Use only the first N texts of each corpus file")->check(CLI::PositiveNumber);
+  ben->add_option("--latency-texts", bench.latency_texts, "Batch 1: texts timed one by one (default 200)")
+      ->check(CLI::PositiveNumber);
+  ben->add_flag("--gemm-peak", bench.gemm_peak,
+                "Also measure this machine's GEMM peak per precision and report the model's share of it");
+  ben->add_flag("--accuracy", bench.accuracy, "Cosine of bf16/int8 sentence embeddings to fp32 (batch > 1 rows)");
+  ben->add_option("--format", bench.format, "text (a markdown table, default) or jsonl (one JSON object per row)")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+  ben->footer("Every row is end to end as `embed encode` runs it: tokenize + encode + pool + normalize.\n"
+              "Batch > 1: the whole corpus per pass (sorted by length, batched), median of --repeat passes;\n"
+              "latency is per batch. Batch 1: each text alone, median / min latency per text.\n"
+              "tokens = non-padding tokens; GFLOP/s counts only useful work (no padding).\n"
+              "The peer comparison (ONNX Runtime, PyTorch) is bench/run_bench.sh.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -88,6 +120,7 @@ int main(int argc, char** argv) {
     if (enc->parsed()) return run_encode(encode);
     if (tok->parsed()) return run_tokenize(tokenize);
     if (sim->parsed()) return run_similarity(similarity);
+    if (ben->parsed()) return run_bench(bench);
   } catch (const embed::Error& e) {
     std::cerr << "embed: error: " << e.what() << "\n";
     return 1;
