@@ -9,10 +9,10 @@
 #include "compute/ops.hpp"
 #include "compute/relative_position.hpp"
 #include "compute/threads.hpp"
-#include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
 #include "models/layer_norm_weights.hpp"
+#include "models/transformer_block.hpp"
 
 namespace embed::models {
 
@@ -27,8 +27,7 @@ constexpr int kBiasMaxDistance = 128;
 
 struct MPNetLayer {
   compute::Linear qkv;  // q, k, v fused: one [3H, H] GEMM, outputs side by side in [T, 3H]
-  compute::Linear o, intermediate, output;
-  LayerNormWeights attention_norm, output_norm;
+  PostAttentionBlock rest;  // attention.attn.o, then the FFN
 };
 
 class MPNetEncoder : public Encoder {
@@ -68,11 +67,8 @@ class MPNetEncoder : public Encoder {
       L.qkv = compute::load_linear_stacked(
           w, {p + "attention.attn.q", p + "attention.attn.k", p + "attention.attn.v"}, hidden_,
           {hidden_, hidden_, hidden_});
-      L.o = compute::load_linear(w, p + "attention.attn.o", hidden_, hidden_);
-      L.attention_norm = load_layer_norm(w, p + "attention.LayerNorm", H);
-      L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
-      L.output = compute::load_linear(w, p + "output.dense", intermediate_, hidden_);
-      L.output_norm = load_layer_norm(w, p + "output.LayerNorm", H);
+      L.rest = PostAttentionBlock::load(w, p, "attention.attn.o", "attention.LayerNorm",
+                                        {hidden_, intermediate_, eps_, act_});
       layers_.push_back(std::move(L));
     }
 
@@ -95,25 +91,16 @@ class MPNetEncoder : public Encoder {
     const std::size_t T = batch.tokens(), H = hidden_;
     if (T == 0) return;
     embed_tokens(batch, out);
-    // Activations live in this thread's workspace: sized by the largest batch seen, then reused.
-    auto& ws = compute::thread_workspace();
-    float* qkv = ws.floats(compute::Workspace::kModel0, T * 3 * H);
-    float* context = ws.floats(compute::Workspace::kModel1, T * H);
-    float* attn = ws.floats(compute::Workspace::kModel2, T * H);
-    float* inter = ws.floats(compute::Workspace::kModel3, T * intermediate_);
+    const LayerBuffers buf = layer_buffers(T, H, intermediate_);
     const std::size_t head_dim = H / heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     for (const auto& L : layers_) {
-      L.qkv.forward(out, T, qkv);
+      L.qkv.forward(out, T, buf.qkv);
       // scores = q k^T / sqrt(head_dim) + relative position bias (the same for every layer)
-      compute::attention_packed_relative({qkv, qkv + H, qkv + 2 * H, 3 * H, batch.offsets.data(), batch.sequences(),
-                                          heads_, head_dim, scale, context, H},
+      compute::attention_packed_relative({buf.qkv, buf.qkv + H, buf.qkv + 2 * H, 3 * H, batch.offsets.data(),
+                                          batch.sequences(), heads_, head_dim, scale, buf.context, H},
                                          distance_bias_.data(), max_positions());
-      L.o.forward(context, T, attn);
-      compute::add_layer_norm(attn, out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
-      L.intermediate.forward(attn, T, inter, act_);  // bias + activation fused into the GEMM
-      L.output.forward(inter, T, out);
-      compute::add_layer_norm(out, attn, T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+      L.rest.forward(buf, T, out);
     }
   }
 
