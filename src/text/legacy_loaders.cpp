@@ -8,6 +8,7 @@
 #include "embed/error.hpp"
 #include "io/json.hpp"
 #include "text/components.hpp"
+#include "text/special_tokens_files.hpp"
 #include "text/tokenizer_json.hpp"
 
 // ---- HOOK: sentencepiece models (spm.model / spiece.model / sentencepiece.bpe.model) are built by
@@ -24,36 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json read_optional_json(const fs::path& p) {
-  if (!fs::exists(p)) return nlohmann::json::object();
-  auto j = io::read_json(p);
-  return j.is_object() ? j : nlohmann::json::object();
-}
-
-// A special token given as "text" or {"content": "text", "lstrip": ...}.
-std::optional<AddedToken> parse_special(const nlohmann::json& v) {
-  AddedToken t;
-  t.special = true;
-  t.normalized = false;
-  if (v.is_string()) {
-    t.content = v.get<std::string>();
-  } else if (v.is_object() && v.contains("content") && v["content"].is_string()) {
-    t.content = v["content"].get<std::string>();
-    t.lstrip = v.value("lstrip", false);
-    t.rstrip = v.value("rstrip", false);
-    t.single_word = v.value("single_word", false);
-    t.normalized = v.value("normalized", false);
-  } else {
-    return std::nullopt;
-  }
-  return t;
-}
-
 struct SpecialConfig {
   nlohmann::json config;  // tokenizer_config.json merged with special_tokens_map.json
   std::string get(const std::string& key, const std::string& fallback) const {
     if (config.contains(key)) {
-      auto t = parse_special(config[key]);
+      auto t = parse_special_token(config[key]);
       if (t) return t->content;
     }
     return fallback;
@@ -61,12 +37,7 @@ struct SpecialConfig {
 };
 
 SpecialConfig read_configs(const fs::path& dir) {
-  SpecialConfig c;
-  c.config = read_optional_json(dir / "tokenizer_config.json");
-  auto stm = read_optional_json(dir / "special_tokens_map.json");
-  for (auto it = stm.begin(); it != stm.end(); ++it)
-    if (!c.config.contains(it.key()) || c.config[it.key()].is_null()) c.config[it.key()] = it.value();
-  return c;
+  return {read_tokenizer_config(dir, SpecialTokensMapPrecedence::FillsGapsOnly)};
 }
 
 // Added tokens: tokenizer_config.json "added_tokens_decoder" when present (ids and flags as
@@ -75,7 +46,7 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
                 const std::vector<std::pair<std::string, bool>>& defaults /* content, lstrip */) {
   if (c.config.contains("added_tokens_decoder") && c.config["added_tokens_decoder"].is_object()) {
     for (auto it = c.config["added_tokens_decoder"].begin(); it != c.config["added_tokens_decoder"].end(); ++it) {
-      auto t = parse_special(it.value());
+      auto t = parse_special_token(it.value());
       if (!t) continue;
       t->id = std::stoi(it.key());
       t->special = it.value().value("special", true);
@@ -94,12 +65,12 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
   };
   for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
     if (c.config.contains(key)) {
-      if (auto t = parse_special(c.config[key])) push(*t);
+      if (auto t = parse_special_token(c.config[key])) push(*t);
     }
   }
   if (c.config.contains("additional_special_tokens") && c.config["additional_special_tokens"].is_array())
     for (const auto& v : c.config["additional_special_tokens"])
-      if (auto t = parse_special(v)) push(*t);
+      if (auto t = parse_special_token(v)) push(*t);
   for (const auto& [content, lstrip] : defaults) {
     AddedToken t;
     t.content = content;
@@ -108,7 +79,7 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
     t.lstrip = lstrip;
     push(t);
   }
-  auto added = read_optional_json(dir / "added_tokens.json");
+  auto added = read_optional_json_object(dir / "added_tokens.json");
   for (auto it = added.begin(); it != added.end(); ++it) {
     bool known = false;
     for (const auto& e : list) known = known || e.content == it.key();
