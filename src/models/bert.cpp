@@ -1,5 +1,7 @@
-// BERT (BertModel) and RoBERTa / XLM-RoBERTa (the same layers, positions counted from padding_idx + 1).
+// BERT (BertModel) and RoBERTa / XLM-RoBERTa (the same layers, positions counted from padding_idx + 1
+// over the non-pad tokens).
 #include <cmath>
+#include <optional>
 
 #include "compute/activation.hpp"
 #include "compute/linear.hpp"
@@ -8,6 +10,7 @@
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
 #include "models/layer_norm_weights.hpp"
+#include "models/padding_positions.hpp"
 #include "models/transformer_block.hpp"
 
 namespace embed::models {
@@ -21,8 +24,10 @@ struct BertLayer {
 
 class BertEncoder : public Encoder {
  public:
-  BertEncoder(EncoderContext& ctx, io::WeightStore& w, std::size_t position_offset)
-      : position_offset_(position_offset) {
+  // padding_idx: none for BERT (positions 0, 1, ...); RoBERTa's pad id (positions from padding_idx + 1).
+  BertEncoder(EncoderContext& ctx, io::WeightStore& w, std::optional<int32_t> padding_idx)
+      : padding_idx_(padding_idx),
+        position_offset_(padding_idx ? static_cast<std::size_t>(*padding_idx + 1) : 0) {
     const auto& c = ctx.config;
     hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
     heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
@@ -86,12 +91,13 @@ class BertEncoder : public Encoder {
       if (batch.length(s) > max_positions())
         throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
                     std::to_string(max_positions()) + " positions (max_position_embeddings)");
+      PaddingAwarePositions roberta_positions(padding_idx_.value_or(0));
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
         const auto id = static_cast<std::size_t>(batch.ids[t]);
         if (batch.ids[t] < 0 || id >= vocab_)
           throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
                       std::to_string(vocab_) + ")");
-        const std::size_t pos = t - batch.offsets[s] + position_offset_;
+        const std::size_t pos = padding_idx_ ? roberta_positions.next(batch.ids[t]) : t - batch.offsets[s];
         const float* we = word_.data + id * H;
         const float* pe = position_.data + pos * H;
         float* o = out + t * H;
@@ -111,6 +117,8 @@ class BertEncoder : public Encoder {
   }
 
   std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0, type_vocab_ = 0;
+  std::optional<int32_t> padding_idx_;
+  // The first counted position (padding_idx + 1 for RoBERTa, 0 for BERT): the rows below it shorten max_positions().
   std::size_t position_offset_ = 0;
   int threads_ = 1;
   float eps_ = 1e-12f;
@@ -124,14 +132,14 @@ class BertEncoder : public Encoder {
 
 std::unique_ptr<Encoder> create_bert(EncoderContext& ctx, io::WeightStore& weights) {
   if (weights.has("bert.embeddings.word_embeddings.weight")) weights.set_prefix("bert.");
-  return std::make_unique<BertEncoder>(ctx, weights, 0);
+  return std::make_unique<BertEncoder>(ctx, weights, std::nullopt);
 }
 
-// RoBERTa counts positions from padding_idx + 1 (its position ids skip the padding slot).
+// RoBERTa counts positions from padding_idx + 1 over the non-pad tokens (see padding_positions.hpp).
 std::unique_ptr<Encoder> create_roberta(EncoderContext& ctx, io::WeightStore& weights) {
   if (weights.has("roberta.embeddings.word_embeddings.weight")) weights.set_prefix("roberta.");
   const auto pad = ctx.config.get_int("pad_token_id", 1);
-  return std::make_unique<BertEncoder>(ctx, weights, static_cast<std::size_t>(pad + 1));
+  return std::make_unique<BertEncoder>(ctx, weights, static_cast<int32_t>(pad));
 }
 
 }  // namespace embed::models

@@ -12,6 +12,7 @@
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
 #include "models/layer_norm_weights.hpp"
+#include "models/padding_positions.hpp"
 #include "models/transformer_block.hpp"
 
 namespace embed::models {
@@ -111,18 +112,14 @@ class MPNetEncoder : public Encoder {
       if (batch.length(s) > max_positions())
         throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
                     std::to_string(max_positions()) + " positions (max_position_embeddings)");
-      // create_position_ids_from_input_ids: non-pad tokens count 1, 2, ... from padding_idx + 1; a pad
-      // token takes position padding_idx.
-      std::size_t counted = 0;
+      PaddingAwarePositions positions(kPaddingIdx);
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
         const auto id = static_cast<std::size_t>(batch.ids[t]);
         if (batch.ids[t] < 0 || id >= vocab_)
           throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
                       std::to_string(vocab_) + ")");
-        std::size_t pos = kPaddingIdx;
-        if (batch.ids[t] != kPaddingIdx) pos += ++counted;
         const float* we = word_.data + id * H;
-        const float* pe = position_.data + pos * H;
+        const float* pe = position_.data + positions.next(batch.ids[t]) * H;
         float* o = out + t * H;
         for (std::size_t j = 0; j < H; ++j) o[j] = we[j] + pe[j];
       }
