@@ -105,6 +105,18 @@ int32_t require_id(const TokenizerPipeline& p, const std::string& token, const f
   return *id;
 }
 
+// BERT's template (BertConverter, DebertaConverter): [CLS] A [SEP], and [CLS] A [SEP] B [SEP] with B and
+// its [SEP] of token type 1.
+std::unique_ptr<TemplateProcessing> bert_template(const std::string& cls, int32_t cls_id, const std::string& sep,
+                                                  int32_t sep_id) {
+  std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
+  std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
+  std::map<std::string, TemplateProcessing::SpecialTokens> sp;
+  sp[cls] = {{cls_id}, {cls}};
+  sp[sep] = {{sep_id}, {sep}};
+  return std::make_unique<TemplateProcessing>(single, pair, sp);
+}
+
 }  // namespace
 
 std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir) {
@@ -141,12 +153,7 @@ std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir)
     p->post_processor = std::make_unique<RobertaProcessing>(std::make_pair(sep, sep_id), std::make_pair(cls, cls_id), true, false);
     add_tokens(*p, c, dir, {{"<s>", false}, {"<pad>", false}, {"</s>", false}, {"<unk>", false}, {"[UNK]", false}, {"<mask>", true}});
   } else {
-    std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
-    std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
-    std::map<std::string, TemplateProcessing::SpecialTokens> sp;
-    sp[cls] = {{cls_id}, {cls}};
-    sp[sep] = {{sep_id}, {sep}};
-    p->post_processor = std::make_unique<TemplateProcessing>(single, pair, sp);
+    p->post_processor = bert_template(cls, cls_id, sep, sep_id);
     add_tokens(*p, c, dir, {{"[PAD]", false}, {"[UNK]", false}, {"[CLS]", false}, {"[SEP]", false}, {"[MASK]", false}});
   }
   p->decoder = std::make_unique<WordPieceDecoder>("##", true);
@@ -201,12 +208,7 @@ std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
   } else if (kind == Deberta) {
     std::string cls = "[CLS]", sep = "[SEP]";
     int32_t cls_id = require_id(*p, cls, vocab_file), sep_id = require_id(*p, sep, vocab_file);
-    std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
-    std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
-    std::map<std::string, TemplateProcessing::SpecialTokens> sp;
-    sp[cls] = {{cls_id}, {cls}};
-    sp[sep] = {{sep_id}, {sep}};
-    p->post_processor = std::make_unique<TemplateProcessing>(single, pair, sp);
+    p->post_processor = bert_template(cls, cls_id, sep, sep_id);
     add_tokens(*p, c, dir, {{"[CLS]", false}, {"[SEP]", false}, {"[UNK]", false}, {"[PAD]", false}, {"[MASK]", true}});
   } else {
     p->post_processor = std::make_unique<ByteLevelProcessing>(false, true);
