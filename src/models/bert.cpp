@@ -9,6 +9,7 @@
 #include "compute/threads.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
 #include "models/padding_positions.hpp"
 #include "models/transformer_block.hpp"
@@ -29,11 +30,7 @@ class BertEncoder : public Encoder {
       : padding_idx_(padding_idx),
         position_offset_(padding_idx ? static_cast<std::size_t>(*padding_idx + 1) : 0) {
     const auto& c = ctx.config;
-    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
-    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
-    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
-    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
-    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings"));
     type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 2));
     eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
@@ -42,9 +39,7 @@ class BertEncoder : public Encoder {
     const std::string pos_type = c.get_string("position_embedding_type", "absolute");
     if (pos_type != "absolute")
       c.fail("position_embedding_type", "unsupported value \"" + pos_type + "\" (supported: absolute)");
-    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
-      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
-                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    require_heads_divide_hidden(c, hidden_, heads_);
     if (positions_ <= position_offset_)
       c.fail("max_position_embeddings", "too small for the position offset " + std::to_string(position_offset_));
 

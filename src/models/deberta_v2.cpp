@@ -15,6 +15,7 @@
 #include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
 #include "models/transformer_block.hpp"
 
@@ -65,11 +66,7 @@ class DebertaV2Encoder : public Encoder {
  public:
   DebertaV2Encoder(EncoderContext& ctx, io::WeightStore& w) {
     const auto& c = ctx.config;
-    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
-    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
-    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
-    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
-    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
     type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 0));
     embedding_size_ = static_cast<std::size_t>(c.get_int("embedding_size", static_cast<int64_t>(hidden_)));
@@ -80,9 +77,7 @@ class DebertaV2Encoder : public Encoder {
     threads_ = compute::resolve_threads(ctx.options.threads);
     act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
 
-    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
-      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
-                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    require_heads_divide_hidden(c, hidden_, heads_);
     head_dim_ = hidden_ / heads_;
     if (c.has("attention_head_size") && c.get_int("attention_head_size") != static_cast<int64_t>(head_dim_))
       c.fail("attention_head_size", "unsupported value " + std::to_string(c.get_int("attention_head_size")) +

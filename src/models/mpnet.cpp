@@ -11,6 +11,7 @@
 #include "compute/threads.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
 #include "models/padding_positions.hpp"
 #include "models/transformer_block.hpp"
@@ -35,11 +36,7 @@ class MPNetEncoder : public Encoder {
  public:
   MPNetEncoder(EncoderContext& ctx, io::WeightStore& w) {
     const auto& c = ctx.config;
-    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
-    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
-    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
-    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
-    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
     eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
     threads_ = compute::resolve_threads(ctx.options.threads);
@@ -49,9 +46,7 @@ class MPNetEncoder : public Encoder {
       c.fail("relative_attention_num_buckets",
              "unsupported value " + std::to_string(buckets) +
                  " (MPNet always buckets relative positions into 32 buckets; at least 32 are needed)");
-    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
-      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
-                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    require_heads_divide_hidden(c, hidden_, heads_);
     if (positions_ <= static_cast<std::size_t>(kPaddingIdx + 1))
       c.fail("max_position_embeddings",
              "too small for the position offset " + std::to_string(kPaddingIdx + 1) + " (padding_idx + 1)");
