@@ -50,18 +50,11 @@ TEST_P(EncoderParity, TokenEmbeddingsOfEachText) {
 
 TEST_P(EncoderParity, EveryPoolingModeOfEachText) {
   const std::size_t H = loaded_.encoder->hidden_size();
-  const std::pair<const char*, embed::PoolingMode> modes[] = {
-      {"cls", embed::PoolingMode::Cls},
-      {"mean", embed::PoolingMode::Mean},
-      {"max", embed::PoolingMode::Max},
-      {"mean_sqrt_len_tokens", embed::PoolingMode::MeanSqrtLen},
-      {"weightedmean", embed::PoolingMode::WeightedMean},
-      {"lasttoken", embed::PoolingMode::LastToken}};
   for (std::size_t i = 0; i < fixture_->num_texts(); ++i) {
     auto batch = single(i);
     std::vector<float> out(batch.tokens() * H);
     loaded_.encoder->forward(batch, out.data());
-    for (const auto& [name, mode] : modes) {
+    for (const auto& [name, mode] : embed::testing::kFixturePoolingModes) {
       std::vector<float> pooled(H);
       embed::pipeline::pool(out.data(), batch.tokens(), H, {mode}, pooled.data());
       auto expected = fixture_->tensor("text." + std::to_string(i) + ".pooled." + name + ".f64");

@@ -61,14 +61,7 @@ TEST_P(PipelineParity, SentenceEmbeddings) {
 }
 
 TEST_P(PipelineParity, EveryPoolingModeThroughTheModel) {
-  const std::pair<const char*, embed::PoolingMode> modes[] = {
-      {"cls", embed::PoolingMode::Cls},
-      {"mean", embed::PoolingMode::Mean},
-      {"max", embed::PoolingMode::Max},
-      {"mean_sqrt_len_tokens", embed::PoolingMode::MeanSqrtLen},
-      {"weightedmean", embed::PoolingMode::WeightedMean},
-      {"lasttoken", embed::PoolingMode::LastToken}};
-  for (const auto& [name, mode] : modes) {
+  for (const auto& [name, mode] : embed::testing::kFixturePoolingModes) {
     embed::EncodeOptions options;
     options.pooling = std::vector<embed::PoolingMode>{mode};
     options.normalize = false;

@@ -1,6 +1,6 @@
 // RoBERTa / XLM-RoBERTa positions: BertModel's layers with position ids counted from padding_idx + 1
-// (padding_idx = config.pad_token_id), as transformers' create_position_ids_from_input_ids gives for a
-// sequence without pad tokens. Tiny random models are written to a temp dir (config.json + safetensors).
+// (padding_idx = config.pad_token_id), as transformers' create_position_ids_from_input_ids gives, also
+// for a sequence with pad tokens inside it. Tiny random models are written to a temp dir (config.json + safetensors).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -65,8 +65,9 @@ std::vector<float> run(const std::filesystem::path& dir, const std::vector<int32
   return out;
 }
 
-// LayerNorm(word[id] + position[t + offset] + token_type[0]) per token, in double.
-std::vector<double> direct_embeddings(const Tensors& t, const std::vector<int32_t>& ids, std::size_t offset) {
+// LayerNorm(word[ids[i]] + position[positions[i]] + token_type[0]) per token, in double.
+std::vector<double> direct_embeddings_at(const Tensors& t, const std::vector<int32_t>& ids,
+                                         const std::vector<std::size_t>& positions) {
   const auto& word = t.at("embeddings.word_embeddings.weight").second;
   const auto& pos = t.at("embeddings.position_embeddings.weight").second;
   const auto& type = t.at("embeddings.token_type_embeddings.weight").second;
@@ -77,13 +78,33 @@ std::vector<double> direct_embeddings(const Tensors& t, const std::vector<int32_
     std::vector<double> x(kHidden);
     double mean = 0, var = 0;
     for (int64_t j = 0; j < kHidden; ++j) {
-      x[j] = double(word[ids[i] * kHidden + j]) + pos[(i + offset) * kHidden + j] + type[j];
+      x[j] = double(word[ids[i] * kHidden + j]) + pos[positions[i] * kHidden + j] + type[j];
       mean += x[j] / kHidden;
     }
     for (auto v : x) var += (v - mean) * (v - mean) / kHidden;
     for (int64_t j = 0; j < kHidden; ++j) out.push_back((x[j] - mean) / std::sqrt(var + 1e-5) * gamma[j] + beta[j]);
   }
   return out;
+}
+
+// The same with positions t + offset.
+std::vector<double> direct_embeddings(const Tensors& t, const std::vector<int32_t>& ids, std::size_t offset) {
+  std::vector<std::size_t> positions;
+  for (std::size_t i = 0; i < ids.size(); ++i) positions.push_back(i + offset);
+  return direct_embeddings_at(t, ids, positions);
+}
+
+// transformers' create_position_ids_from_input_ids for one sequence, written as its formula:
+// mask = (ids != padding_idx); positions = cumsum(mask) * mask + padding_idx.
+std::vector<std::size_t> reference_position_ids(const std::vector<int32_t>& ids, int padding_idx) {
+  std::vector<int> mask, cumsum;
+  for (auto id : ids) mask.push_back(id != padding_idx ? 1 : 0);
+  int running = 0;
+  for (auto m : mask) cumsum.push_back(running += m);
+  std::vector<std::size_t> positions;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    positions.push_back(static_cast<std::size_t>(cumsum[i] * mask[i] + padding_idx));
+  return positions;
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
@@ -105,6 +126,22 @@ TEST(RobertaPositions, EmbeddingsUsePaddingIdxPlusOneOffset) {
     EXPECT_LE(max_abs_diff(out, direct_embeddings(weights, kIds, offset)), 1e-5) << type << " pad " << pad;
     // The check can tell offsets apart: the unshifted positions give a clearly different result.
     EXPECT_GT(max_abs_diff(out, direct_embeddings(weights, kIds, 0)), 1e-2) << type << " pad " << pad;
+  }
+}
+
+TEST(RobertaPositions, PadTokensInsideTheTextTakePaddingIdxAndAreNotCounted) {
+  // A literal <pad> inside the text (e.g. "a <pad> b"): transformers gives it position padding_idx and
+  // counts only the other tokens, so the tokens after it do not shift.
+  for (const auto& [pad, ids] : std::vector<std::pair<int, std::vector<int32_t>>>{
+           {1, {0, 5, 1, 9, 1, 1, 13, 2}}, {3, {0, 3, 5, 3, 9, 2}}, {1, {1, 0, 5, 2}}}) {
+    const auto weights = random_weights(0, "", 5);
+    const auto dir = write_model("roberta-pad-inside", "roberta", pad, 0, weights);
+    const auto out = run(dir, ids);
+    EXPECT_LE(max_abs_diff(out, direct_embeddings_at(weights, ids, reference_position_ids(ids, pad))), 1e-5)
+        << "pad " << pad;
+    // The check can tell the positions apart: counting every token gives a clearly different result.
+    EXPECT_GT(max_abs_diff(out, direct_embeddings(weights, ids, static_cast<std::size_t>(pad + 1))), 1e-2)
+        << "pad " << pad;
   }
 }
 

@@ -402,6 +402,24 @@ NormalizedString spm_normalize(const embed::text::TokenizerPipeline& p, const st
   EXPECT_EQ(pts.splits().size(), 1u);
   return std::move(pts.splits()[0].normalized);
 }
+
+// The loader's normalizer + model on `text`: ids with their byte spans in the original text.
+std::vector<SpmPiece> loader_pieces(const embed::text::TokenizerPipeline& p, const std::string& text) {
+  NormalizedString ns = spm_normalize(p, text);
+  std::vector<SpmPiece> pieces;
+  for (const auto& t : p.model->tokenize(ns.normalized())) {
+    auto span = ns.original_span(t.offsets.first, t.offsets.second);
+    pieces.push_back(SpmPiece{t.id, span.first, span.second});
+  }
+  return pieces;
+}
+
+bool same_pieces(const std::vector<SpmPiece>& a, const std::vector<SpmPiece>& b) {
+  bool same = a.size() == b.size();
+  for (std::size_t i = 0; same && i < a.size(); ++i)
+    same = a[i].id == b[i].id && a[i].begin == b[i].begin && a[i].end == b[i].end;
+  return same;
+}
 }  // namespace
 
 // Every text of the golden cases, plus some edge cases, through libsentencepiece (the reference of
@@ -427,17 +445,9 @@ TEST(SentencepieceLoader, AgreesWithLibsentencepiece) {
     std::size_t n = 0, same = 0;
     for (const auto& text : texts) {
       // Only the model + normalizer (the loader's special-token splitting is not sentencepiece's).
-      NormalizedString ns = spm_normalize(p, text);
-      auto toks = p.model->tokenize(ns.normalized());
-      std::vector<SpmPiece> got;
-      for (const auto& t : toks) {
-        auto span = ns.original_span(t.offsets.first, t.offsets.second);
-        got.push_back(SpmPiece{t.id, span.first, span.second});
-      }
-      auto want = parse_spt(sp.EncodeAsSerializedProto(text));
-      bool ok = got.size() == want.size();
-      for (std::size_t i = 0; ok && i < got.size(); ++i)
-        ok = got[i].id == want[i].id && got[i].begin == want[i].begin && got[i].end == want[i].end;
+      const auto got = loader_pieces(p, text);
+      const auto want = parse_spt(sp.EncodeAsSerializedProto(text));
+      const bool ok = same_pieces(got, want);
       ++n;
       same += ok;
       if (!ok) {
@@ -558,17 +568,7 @@ TEST(SentencepieceLoader, TrainedModelsAgreeWithLibsentencepiece) {
     auto all = texts;
     all.insert(all.end(), extra.begin(), extra.end());
     for (const auto& text : all) {
-      NormalizedString ns = spm_normalize(p, text);
-      auto toks = p.model->tokenize(ns.normalized());
-      std::vector<SpmPiece> got;
-      for (const auto& t : toks) {
-        auto span = ns.original_span(t.offsets.first, t.offsets.second);
-        got.push_back(SpmPiece{t.id, span.first, span.second});
-      }
-      auto want = parse_spt(sp.EncodeAsSerializedProto(text));
-      bool ok = got.size() == want.size();
-      for (std::size_t i = 0; ok && i < got.size(); ++i)
-        ok = got[i].id == want[i].id && got[i].begin == want[i].begin && got[i].end == want[i].end;
+      const bool ok = same_pieces(loader_pieces(p, text), parse_spt(sp.EncodeAsSerializedProto(text)));
       ++n;
       same += ok;
       EXPECT_TRUE(ok) << v.name << ": " << nlohmann::json(text).dump();

@@ -75,6 +75,26 @@ void to_bf16(const float* x, uint16_t* y, std::size_t n) {
 
 namespace {
 
+// The affine map of a row onto [0, qmax], shared by the generic and AVX-512 quantizers: lo / hi (the
+// vectorized part's minimum / maximum, both started at 0 so the range holds 0) finished over the scalar
+// tail x[i, n), then scale = (hi - lo) / qmax (1 for an all-zero row) and the zero point round(-lo / scale).
+struct U8Affine {
+  float scale, inv, fzp, fmax;
+  int32_t zero_point;
+};
+inline U8Affine u8_affine(const float* x, std::size_t i, std::size_t n, float lo, float hi, int qmax) {
+  for (; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  float s = (hi - lo) / static_cast<float>(qmax);
+  if (!(s > 0.0f)) s = 1.0f;
+  const float inv = 1.0f / s;
+  int32_t zp = static_cast<int32_t>(std::nearbyint(-lo * inv));
+  zp = zp < 0 ? 0 : (zp > qmax ? qmax : zp);
+  return {s, inv, static_cast<float>(zp), static_cast<float>(qmax), zp};
+}
+
 EMBED_MULTIVERSION
 void quantize_u8_generic(const float* x, std::size_t n, int qmax, uint8_t* q, float* scale, int32_t* zero_point) {
   // 16 partial minima / maxima so the reduction vectorizes (min/max are exact in any order).
@@ -90,16 +110,9 @@ void quantize_u8_generic(const float* x, std::size_t n, int qmax, uint8_t* q, fl
     lo = los[k] < lo ? los[k] : lo;
     hi = his[k] > hi ? his[k] : hi;
   }
-  for (; i < n; ++i) {
-    lo = x[i] < lo ? x[i] : lo;
-    hi = x[i] > hi ? x[i] : hi;
-  }
-  float s = (hi - lo) / static_cast<float>(qmax);
-  if (!(s > 0.0f)) s = 1.0f;
-  const float inv = 1.0f / s;
-  int32_t zp = static_cast<int32_t>(std::nearbyint(-lo * inv));
-  zp = zp < 0 ? 0 : (zp > qmax ? qmax : zp);
-  const float fzp = static_cast<float>(zp), fmax = static_cast<float>(qmax);
+  const U8Affine a = u8_affine(x, i, n, lo, hi, qmax);
+  const float s = a.scale, inv = a.inv, fzp = a.fzp, fmax = a.fmax;
+  const int32_t zp = a.zero_point;
   for (i = 0; i < n; ++i) {
     float v = std::nearbyint(x[i] * inv) + fzp;
     v = v < 0.0f ? 0.0f : (v > fmax ? fmax : v);
@@ -121,16 +134,9 @@ __attribute__((target("avx512f"))) void quantize_u8_avx512(const float* x, std::
     vhi = _mm512_max_ps(vhi, v);
   }
   float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
-  for (; i < n; ++i) {
-    lo = x[i] < lo ? x[i] : lo;
-    hi = x[i] > hi ? x[i] : hi;
-  }
-  float s = (hi - lo) / static_cast<float>(qmax);
-  if (!(s > 0.0f)) s = 1.0f;
-  const float inv = 1.0f / s;
-  int32_t zp = static_cast<int32_t>(std::nearbyint(-lo * inv));
-  zp = zp < 0 ? 0 : (zp > qmax ? qmax : zp);
-  const float fzp = static_cast<float>(zp), fmax = static_cast<float>(qmax);
+  const U8Affine a = u8_affine(x, i, n, lo, hi, qmax);
+  const float s = a.scale, inv = a.inv, fzp = a.fzp, fmax = a.fmax;
+  const int32_t zp = a.zero_point;
   const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(fzp), vmax = _mm512_set1_ps(fmax),
                vzero = _mm512_setzero_ps();
   for (i = 0; i + 16 <= n; i += 16) {

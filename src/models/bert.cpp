@@ -1,14 +1,18 @@
-// BERT (BertModel) and RoBERTa / XLM-RoBERTa (the same layers, positions counted from padding_idx + 1).
+// BERT (BertModel) and RoBERTa / XLM-RoBERTa (the same layers, positions counted from padding_idx + 1
+// over the non-pad tokens).
 #include <cmath>
+#include <optional>
 
 #include "compute/activation.hpp"
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
-#include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
+#include "models/padding_positions.hpp"
+#include "models/transformer_block.hpp"
 
 namespace embed::models {
 
@@ -16,20 +20,17 @@ namespace {
 
 struct BertLayer {
   compute::Linear qkv;  // query, key, value fused: one [3H, H] GEMM, outputs side by side in [T, 3H]
-  compute::Linear attention_output, intermediate, output;
-  LayerNormWeights attention_norm, output_norm;
+  PostAttentionBlock rest;
 };
 
 class BertEncoder : public Encoder {
  public:
-  BertEncoder(EncoderContext& ctx, io::WeightStore& w, std::size_t position_offset)
-      : position_offset_(position_offset) {
+  // padding_idx: none for BERT (positions 0, 1, ...); RoBERTa's pad id (positions from padding_idx + 1).
+  BertEncoder(EncoderContext& ctx, io::WeightStore& w, std::optional<int32_t> padding_idx)
+      : padding_idx_(padding_idx),
+        position_offset_(padding_idx ? static_cast<std::size_t>(*padding_idx + 1) : 0) {
     const auto& c = ctx.config;
-    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
-    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
-    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
-    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
-    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings"));
     type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 2));
     eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
@@ -38,9 +39,7 @@ class BertEncoder : public Encoder {
     const std::string pos_type = c.get_string("position_embedding_type", "absolute");
     if (pos_type != "absolute")
       c.fail("position_embedding_type", "unsupported value \"" + pos_type + "\" (supported: absolute)");
-    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
-      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
-                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    require_heads_divide_hidden(c, hidden_, heads_);
     if (positions_ <= position_offset_)
       c.fail("max_position_embeddings", "too small for the position offset " + std::to_string(position_offset_));
 
@@ -55,11 +54,8 @@ class BertEncoder : public Encoder {
       L.qkv = compute::load_linear_stacked(
           w, {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value"}, hidden_,
           {hidden_, hidden_, hidden_});
-      L.attention_output = compute::load_linear(w, p + "attention.output.dense", hidden_, hidden_);
-      L.attention_norm = load_layer_norm(w, p + "attention.output.LayerNorm", H);
-      L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
-      L.output = compute::load_linear(w, p + "output.dense", intermediate_, hidden_);
-      L.output_norm = load_layer_norm(w, p + "output.LayerNorm", H);
+      L.rest = PostAttentionBlock::load(w, p, "attention.output.dense", "attention.output.LayerNorm",
+                                        {hidden_, intermediate_, eps_, act_});
       layers_.push_back(std::move(L));
     }
   }
@@ -72,23 +68,14 @@ class BertEncoder : public Encoder {
     const std::size_t T = batch.tokens(), H = hidden_;
     if (T == 0) return;
     embed_tokens(batch, out);
-    // Activations live in this thread's workspace: sized by the largest batch seen, then reused.
-    auto& ws = compute::thread_workspace();
-    float* qkv = ws.floats(compute::Workspace::kModel0, T * 3 * H);
-    float* context = ws.floats(compute::Workspace::kModel1, T * H);
-    float* attn = ws.floats(compute::Workspace::kModel2, T * H);
-    float* inter = ws.floats(compute::Workspace::kModel3, T * intermediate_);
+    const LayerBuffers buf = layer_buffers(T, H, intermediate_);
     const std::size_t head_dim = H / heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     for (const auto& L : layers_) {
-      L.qkv.forward(out, T, qkv);
-      compute::attention_packed({qkv, qkv + H, qkv + 2 * H, 3 * H, batch.offsets.data(), batch.sequences(), heads_,
-                                 head_dim, scale, context, H});
-      L.attention_output.forward(context, T, attn);
-      compute::add_layer_norm(attn, out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
-      L.intermediate.forward(attn, T, inter, act_);  // bias + activation fused into the GEMM
-      L.output.forward(inter, T, out);
-      compute::add_layer_norm(out, attn, T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+      L.qkv.forward(out, T, buf.qkv);
+      compute::attention_packed({buf.qkv, buf.qkv + H, buf.qkv + 2 * H, 3 * H, batch.offsets.data(),
+                                 batch.sequences(), heads_, head_dim, scale, buf.context, H});
+      L.rest.forward(buf, T, out);
     }
   }
 
@@ -99,12 +86,13 @@ class BertEncoder : public Encoder {
       if (batch.length(s) > max_positions())
         throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
                     std::to_string(max_positions()) + " positions (max_position_embeddings)");
+      PaddingAwarePositions roberta_positions(padding_idx_.value_or(0));
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
         const auto id = static_cast<std::size_t>(batch.ids[t]);
         if (batch.ids[t] < 0 || id >= vocab_)
           throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
                       std::to_string(vocab_) + ")");
-        const std::size_t pos = t - batch.offsets[s] + position_offset_;
+        const std::size_t pos = padding_idx_ ? roberta_positions.next(batch.ids[t]) : t - batch.offsets[s];
         const float* we = word_.data + id * H;
         const float* pe = position_.data + pos * H;
         float* o = out + t * H;
@@ -124,6 +112,8 @@ class BertEncoder : public Encoder {
   }
 
   std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0, type_vocab_ = 0;
+  std::optional<int32_t> padding_idx_;
+  // The first counted position (padding_idx + 1 for RoBERTa, 0 for BERT): the rows below it shorten max_positions().
   std::size_t position_offset_ = 0;
   int threads_ = 1;
   float eps_ = 1e-12f;
@@ -137,14 +127,14 @@ class BertEncoder : public Encoder {
 
 std::unique_ptr<Encoder> create_bert(EncoderContext& ctx, io::WeightStore& weights) {
   if (weights.has("bert.embeddings.word_embeddings.weight")) weights.set_prefix("bert.");
-  return std::make_unique<BertEncoder>(ctx, weights, 0);
+  return std::make_unique<BertEncoder>(ctx, weights, std::nullopt);
 }
 
-// RoBERTa counts positions from padding_idx + 1 (its position ids skip the padding slot).
+// RoBERTa counts positions from padding_idx + 1 over the non-pad tokens (see padding_positions.hpp).
 std::unique_ptr<Encoder> create_roberta(EncoderContext& ctx, io::WeightStore& weights) {
   if (weights.has("roberta.embeddings.word_embeddings.weight")) weights.set_prefix("roberta.");
   const auto pad = ctx.config.get_int("pad_token_id", 1);
-  return std::make_unique<BertEncoder>(ctx, weights, static_cast<std::size_t>(pad + 1));
+  return std::make_unique<BertEncoder>(ctx, weights, static_cast<int32_t>(pad));
 }
 
 }  // namespace embed::models

@@ -15,7 +15,9 @@
 #include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
+#include "models/transformer_block.hpp"
 
 namespace embed::models {
 
@@ -55,8 +57,7 @@ int64_t log_bucket_position(int64_t relative, int64_t bucket_size, int64_t max_p
 
 struct DebertaLayer {
   compute::Linear qkv;  // query_proj, key_proj, value_proj fused: one [3H, H] GEMM, outputs side by side
-  compute::Linear attention_output, intermediate, output;
-  LayerNormWeights attention_norm, output_norm;
+  PostAttentionBlock rest;
   // The relative embeddings projected for c2p (keys) and p2c (queries): [2 * span, hidden] each, or empty.
   std::vector<float> pos_key, pos_query;
 };
@@ -65,11 +66,7 @@ class DebertaV2Encoder : public Encoder {
  public:
   DebertaV2Encoder(EncoderContext& ctx, io::WeightStore& w) {
     const auto& c = ctx.config;
-    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
-    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
-    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
-    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
-    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
     type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 0));
     embedding_size_ = static_cast<std::size_t>(c.get_int("embedding_size", static_cast<int64_t>(hidden_)));
@@ -80,9 +77,7 @@ class DebertaV2Encoder : public Encoder {
     threads_ = compute::resolve_threads(ctx.options.threads);
     act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
 
-    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
-      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
-                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    require_heads_divide_hidden(c, hidden_, heads_);
     head_dim_ = hidden_ / heads_;
     if (c.has("attention_head_size") && c.get_int("attention_head_size") != static_cast<int64_t>(head_dim_))
       c.fail("attention_head_size", "unsupported value " + std::to_string(c.get_int("attention_head_size")) +
@@ -136,11 +131,8 @@ class DebertaV2Encoder : public Encoder {
       L.qkv = compute::load_linear_stacked(
           w, {p + "attention.self.query_proj", p + "attention.self.key_proj", p + "attention.self.value_proj"},
           hidden_, {hidden_, hidden_, hidden_});
-      L.attention_output = compute::load_linear(w, p + "attention.output.dense", hidden_, hidden_);
-      L.attention_norm = load_layer_norm(w, p + "attention.output.LayerNorm", H);
-      L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
-      L.output = compute::load_linear(w, p + "output.dense", intermediate_, hidden_);
-      L.output_norm = load_layer_norm(w, p + "output.LayerNorm", H);
+      L.rest = PostAttentionBlock::load(w, p, "attention.output.dense", "attention.output.LayerNorm",
+                                        {hidden_, intermediate_, eps_, act_});
       if (relative_attention_) {
         // The projections of the relative embeddings depend on the weights only: computed once here.
         const std::size_t rows = static_cast<std::size_t>(2 * span_);
@@ -183,15 +175,11 @@ class DebertaV2Encoder : public Encoder {
     const std::size_t T = batch.tokens(), H = hidden_;
     if (T == 0) return;
     embed_tokens(batch, out);
-    // Activations live in this thread's workspace: sized by the largest batch seen, then reused.
-    auto& ws = compute::thread_workspace();
-    float* qkv = ws.floats(compute::Workspace::kModel0, T * 3 * H);
-    float* context = ws.floats(compute::Workspace::kModel1, T * H);
-    float* attn = ws.floats(compute::Workspace::kModel2, T * H);
-    float* inter = ws.floats(compute::Workspace::kModel3, T * intermediate_);
+    const LayerBuffers buf = layer_buffers(T, H, intermediate_);
     float* embedded = nullptr;  // the encoder's input, for the convolution after the first layer
     if (conv_) {
-      embedded = ws.floats(compute::Workspace::kModel4, T * H);
+      // Beside layer_buffers' slots kModel0..3 in this thread's workspace.
+      embedded = compute::thread_workspace().floats(compute::Workspace::kModel4, T * H);
       std::copy(out, out + T * H, embedded);
     }
 
@@ -208,7 +196,7 @@ class DebertaV2Encoder : public Encoder {
     const std::size_t ld = 3 * H, items = batch.sequences() * heads_;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const auto& L = layers_[l];
-      L.qkv.forward(out, T, qkv);
+      L.qkv.forward(out, T, buf.qkv);
       // (sequence, head) pairs in parallel: each builds its head's [len, len] position bias, then attends.
       compute::parallel_for(items, 1, [&](std::size_t begin, std::size_t end, int) {
         thread_local std::vector<float> bias, bias_scratch, attention_scratch;
@@ -216,7 +204,7 @@ class DebertaV2Encoder : public Encoder {
           const std::size_t s = item / heads_, h = item % heads_;
           const std::size_t off = batch.offsets[s], n = batch.length(s);
           if (n == 0) continue;
-          const float* q = qkv + off * ld;
+          const float* q = buf.qkv + off * ld;
           const float* k = q + H;
           const float* v = q + 2 * H;
           const float* head_bias = nullptr;
@@ -239,15 +227,11 @@ class DebertaV2Encoder : public Encoder {
           }
           const std::size_t col = h * head_dim_;
           compute::attention({q + col, k + col, v + col, ld, n, 1, head_dim_, scale, head_bias,
-                              context + off * H + col, H},
+                              buf.context + off * H + col, H},
                              attention_scratch);
         }
       });
-      L.attention_output.forward(context, T, attn);
-      compute::add_layer_norm(attn, out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
-      L.intermediate.forward(attn, T, inter, act_);  // bias + activation fused into the GEMM
-      L.output.forward(inter, T, out);
-      compute::add_layer_norm(out, attn, T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+      L.rest.forward(buf, T, out);
       if (l == 0 && conv_) apply_conv(batch, embedded, out);
     }
   }

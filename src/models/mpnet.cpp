@@ -9,10 +9,12 @@
 #include "compute/ops.hpp"
 #include "compute/relative_position.hpp"
 #include "compute/threads.hpp"
-#include "compute/workspace.hpp"
 #include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
+#include "models/padding_positions.hpp"
+#include "models/transformer_block.hpp"
 
 namespace embed::models {
 
@@ -27,19 +29,14 @@ constexpr int kBiasMaxDistance = 128;
 
 struct MPNetLayer {
   compute::Linear qkv;  // q, k, v fused: one [3H, H] GEMM, outputs side by side in [T, 3H]
-  compute::Linear o, intermediate, output;
-  LayerNormWeights attention_norm, output_norm;
+  PostAttentionBlock rest;  // attention.attn.o, then the FFN
 };
 
 class MPNetEncoder : public Encoder {
  public:
   MPNetEncoder(EncoderContext& ctx, io::WeightStore& w) {
     const auto& c = ctx.config;
-    hidden_ = static_cast<std::size_t>(c.get_int("hidden_size"));
-    heads_ = static_cast<std::size_t>(c.get_int("num_attention_heads"));
-    layers_n_ = static_cast<std::size_t>(c.get_int("num_hidden_layers"));
-    intermediate_ = static_cast<std::size_t>(c.get_int("intermediate_size"));
-    vocab_ = static_cast<std::size_t>(c.get_int("vocab_size"));
+    std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
     eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
     threads_ = compute::resolve_threads(ctx.options.threads);
@@ -49,9 +46,7 @@ class MPNetEncoder : public Encoder {
       c.fail("relative_attention_num_buckets",
              "unsupported value " + std::to_string(buckets) +
                  " (MPNet always buckets relative positions into 32 buckets; at least 32 are needed)");
-    if (hidden_ == 0 || heads_ == 0 || hidden_ % heads_ != 0)
-      c.fail("num_attention_heads", "hidden_size " + std::to_string(hidden_) +
-                                        " is not a positive multiple of num_attention_heads " + std::to_string(heads_));
+    require_heads_divide_hidden(c, hidden_, heads_);
     if (positions_ <= static_cast<std::size_t>(kPaddingIdx + 1))
       c.fail("max_position_embeddings",
              "too small for the position offset " + std::to_string(kPaddingIdx + 1) + " (padding_idx + 1)");
@@ -68,11 +63,8 @@ class MPNetEncoder : public Encoder {
       L.qkv = compute::load_linear_stacked(
           w, {p + "attention.attn.q", p + "attention.attn.k", p + "attention.attn.v"}, hidden_,
           {hidden_, hidden_, hidden_});
-      L.o = compute::load_linear(w, p + "attention.attn.o", hidden_, hidden_);
-      L.attention_norm = load_layer_norm(w, p + "attention.LayerNorm", H);
-      L.intermediate = compute::load_linear(w, p + "intermediate.dense", hidden_, intermediate_);
-      L.output = compute::load_linear(w, p + "output.dense", intermediate_, hidden_);
-      L.output_norm = load_layer_norm(w, p + "output.LayerNorm", H);
+      L.rest = PostAttentionBlock::load(w, p, "attention.attn.o", "attention.LayerNorm",
+                                        {hidden_, intermediate_, eps_, act_});
       layers_.push_back(std::move(L));
     }
 
@@ -95,25 +87,16 @@ class MPNetEncoder : public Encoder {
     const std::size_t T = batch.tokens(), H = hidden_;
     if (T == 0) return;
     embed_tokens(batch, out);
-    // Activations live in this thread's workspace: sized by the largest batch seen, then reused.
-    auto& ws = compute::thread_workspace();
-    float* qkv = ws.floats(compute::Workspace::kModel0, T * 3 * H);
-    float* context = ws.floats(compute::Workspace::kModel1, T * H);
-    float* attn = ws.floats(compute::Workspace::kModel2, T * H);
-    float* inter = ws.floats(compute::Workspace::kModel3, T * intermediate_);
+    const LayerBuffers buf = layer_buffers(T, H, intermediate_);
     const std::size_t head_dim = H / heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     for (const auto& L : layers_) {
-      L.qkv.forward(out, T, qkv);
+      L.qkv.forward(out, T, buf.qkv);
       // scores = q k^T / sqrt(head_dim) + relative position bias (the same for every layer)
-      compute::attention_packed_relative({qkv, qkv + H, qkv + 2 * H, 3 * H, batch.offsets.data(), batch.sequences(),
-                                          heads_, head_dim, scale, context, H},
+      compute::attention_packed_relative({buf.qkv, buf.qkv + H, buf.qkv + 2 * H, 3 * H, batch.offsets.data(),
+                                          batch.sequences(), heads_, head_dim, scale, buf.context, H},
                                          distance_bias_.data(), max_positions());
-      L.o.forward(context, T, attn);
-      compute::add_layer_norm(attn, out, T, H, L.attention_norm.gamma.data, L.attention_norm.beta.data, eps_);
-      L.intermediate.forward(attn, T, inter, act_);  // bias + activation fused into the GEMM
-      L.output.forward(inter, T, out);
-      compute::add_layer_norm(out, attn, T, H, L.output_norm.gamma.data, L.output_norm.beta.data, eps_);
+      L.rest.forward(buf, T, out);
     }
   }
 
@@ -124,18 +107,14 @@ class MPNetEncoder : public Encoder {
       if (batch.length(s) > max_positions())
         throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
                     std::to_string(max_positions()) + " positions (max_position_embeddings)");
-      // create_position_ids_from_input_ids: non-pad tokens count 1, 2, ... from padding_idx + 1; a pad
-      // token takes position padding_idx.
-      std::size_t counted = 0;
+      PaddingAwarePositions positions(kPaddingIdx);
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
         const auto id = static_cast<std::size_t>(batch.ids[t]);
         if (batch.ids[t] < 0 || id >= vocab_)
           throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
                       std::to_string(vocab_) + ")");
-        std::size_t pos = kPaddingIdx;
-        if (batch.ids[t] != kPaddingIdx) pos += ++counted;
         const float* we = word_.data + id * H;
-        const float* pe = position_.data + pos * H;
+        const float* pe = position_.data + positions.next(batch.ids[t]) * H;
         float* o = out + t * H;
         for (std::size_t j = 0; j < H; ++j) o[j] = we[j] + pe[j];
       }

@@ -8,6 +8,7 @@
 #include "embed/error.hpp"
 #include "io/json.hpp"
 #include "text/components.hpp"
+#include "text/special_tokens_files.hpp"
 #include "text/tokenizer_json.hpp"
 
 // ---- HOOK: sentencepiece models (spm.model / spiece.model / sentencepiece.bpe.model) are built by
@@ -24,36 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json read_optional_json(const fs::path& p) {
-  if (!fs::exists(p)) return nlohmann::json::object();
-  auto j = io::read_json(p);
-  return j.is_object() ? j : nlohmann::json::object();
-}
-
-// A special token given as "text" or {"content": "text", "lstrip": ...}.
-std::optional<AddedToken> parse_special(const nlohmann::json& v) {
-  AddedToken t;
-  t.special = true;
-  t.normalized = false;
-  if (v.is_string()) {
-    t.content = v.get<std::string>();
-  } else if (v.is_object() && v.contains("content") && v["content"].is_string()) {
-    t.content = v["content"].get<std::string>();
-    t.lstrip = v.value("lstrip", false);
-    t.rstrip = v.value("rstrip", false);
-    t.single_word = v.value("single_word", false);
-    t.normalized = v.value("normalized", false);
-  } else {
-    return std::nullopt;
-  }
-  return t;
-}
-
 struct SpecialConfig {
   nlohmann::json config;  // tokenizer_config.json merged with special_tokens_map.json
   std::string get(const std::string& key, const std::string& fallback) const {
     if (config.contains(key)) {
-      auto t = parse_special(config[key]);
+      auto t = parse_special_token(config[key]);
       if (t) return t->content;
     }
     return fallback;
@@ -61,12 +37,7 @@ struct SpecialConfig {
 };
 
 SpecialConfig read_configs(const fs::path& dir) {
-  SpecialConfig c;
-  c.config = read_optional_json(dir / "tokenizer_config.json");
-  auto stm = read_optional_json(dir / "special_tokens_map.json");
-  for (auto it = stm.begin(); it != stm.end(); ++it)
-    if (!c.config.contains(it.key()) || c.config[it.key()].is_null()) c.config[it.key()] = it.value();
-  return c;
+  return {read_tokenizer_config(dir, SpecialTokensMapPrecedence::FillsGapsOnly)};
 }
 
 // Added tokens: tokenizer_config.json "added_tokens_decoder" when present (ids and flags as
@@ -75,7 +46,7 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
                 const std::vector<std::pair<std::string, bool>>& defaults /* content, lstrip */) {
   if (c.config.contains("added_tokens_decoder") && c.config["added_tokens_decoder"].is_object()) {
     for (auto it = c.config["added_tokens_decoder"].begin(); it != c.config["added_tokens_decoder"].end(); ++it) {
-      auto t = parse_special(it.value());
+      auto t = parse_special_token(it.value());
       if (!t) continue;
       t->id = std::stoi(it.key());
       t->special = it.value().value("special", true);
@@ -94,12 +65,12 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
   };
   for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
     if (c.config.contains(key)) {
-      if (auto t = parse_special(c.config[key])) push(*t);
+      if (auto t = parse_special_token(c.config[key])) push(*t);
     }
   }
   if (c.config.contains("additional_special_tokens") && c.config["additional_special_tokens"].is_array())
     for (const auto& v : c.config["additional_special_tokens"])
-      if (auto t = parse_special(v)) push(*t);
+      if (auto t = parse_special_token(v)) push(*t);
   for (const auto& [content, lstrip] : defaults) {
     AddedToken t;
     t.content = content;
@@ -108,7 +79,7 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
     t.lstrip = lstrip;
     push(t);
   }
-  auto added = read_optional_json(dir / "added_tokens.json");
+  auto added = read_optional_json_object(dir / "added_tokens.json");
   for (auto it = added.begin(); it != added.end(); ++it) {
     bool known = false;
     for (const auto& e : list) known = known || e.content == it.key();
@@ -132,6 +103,18 @@ int32_t require_id(const TokenizerPipeline& p, const std::string& token, const f
   auto id = p.model->token_to_id(token);
   if (!id) throw Error(file.string() + ": special token \"" + token + "\" is not in the vocabulary");
   return *id;
+}
+
+// BERT's template (BertConverter, DebertaConverter): [CLS] A [SEP], and [CLS] A [SEP] B [SEP] with B and
+// its [SEP] of token type 1.
+std::unique_ptr<TemplateProcessing> bert_template(const std::string& cls, int32_t cls_id, const std::string& sep,
+                                                  int32_t sep_id) {
+  std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
+  std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
+  std::map<std::string, TemplateProcessing::SpecialTokens> sp;
+  sp[cls] = {{cls_id}, {cls}};
+  sp[sep] = {{sep_id}, {sep}};
+  return std::make_unique<TemplateProcessing>(single, pair, sp);
 }
 
 }  // namespace
@@ -170,12 +153,7 @@ std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir)
     p->post_processor = std::make_unique<RobertaProcessing>(std::make_pair(sep, sep_id), std::make_pair(cls, cls_id), true, false);
     add_tokens(*p, c, dir, {{"<s>", false}, {"<pad>", false}, {"</s>", false}, {"<unk>", false}, {"[UNK]", false}, {"<mask>", true}});
   } else {
-    std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
-    std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
-    std::map<std::string, TemplateProcessing::SpecialTokens> sp;
-    sp[cls] = {{cls_id}, {cls}};
-    sp[sep] = {{sep_id}, {sep}};
-    p->post_processor = std::make_unique<TemplateProcessing>(single, pair, sp);
+    p->post_processor = bert_template(cls, cls_id, sep, sep_id);
     add_tokens(*p, c, dir, {{"[PAD]", false}, {"[UNK]", false}, {"[CLS]", false}, {"[SEP]", false}, {"[MASK]", false}});
   }
   p->decoder = std::make_unique<WordPieceDecoder>("##", true);
@@ -230,12 +208,7 @@ std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
   } else if (kind == Deberta) {
     std::string cls = "[CLS]", sep = "[SEP]";
     int32_t cls_id = require_id(*p, cls, vocab_file), sep_id = require_id(*p, sep, vocab_file);
-    std::vector<TemplateProcessing::Piece> single{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
-    std::vector<TemplateProcessing::Piece> pair{{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
-    std::map<std::string, TemplateProcessing::SpecialTokens> sp;
-    sp[cls] = {{cls_id}, {cls}};
-    sp[sep] = {{sep_id}, {sep}};
-    p->post_processor = std::make_unique<TemplateProcessing>(single, pair, sp);
+    p->post_processor = bert_template(cls, cls_id, sep, sep_id);
     add_tokens(*p, c, dir, {{"[CLS]", false}, {"[SEP]", false}, {"[UNK]", false}, {"[PAD]", false}, {"[MASK]", true}});
   } else {
     p->post_processor = std::make_unique<ByteLevelProcessing>(false, true);

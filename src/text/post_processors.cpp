@@ -30,6 +30,18 @@ void push_special(Encoding& e, int32_t id, const std::string& token, int32_t typ
 }
 void set_seq(Encoding& e, int32_t seq) { e.sequence_ids.assign(e.ids.size(), seq); }
 void set_type(Encoding& e, int32_t t) { e.type_ids.assign(e.ids.size(), t); }
+// cls, the first sequence (sequence id 0), sep, all of token type 0: how BertProcessing and
+// RobertaProcessing both begin. cls / sep: (token, id).
+Encoding cls_first_sep(Encoding& first, const std::pair<std::string, int32_t>& cls,
+                       const std::pair<std::string, int32_t>& sep) {
+  Encoding out;
+  set_seq(first, 0);
+  set_type(first, 0);
+  push_special(out, cls.second, cls.first, 0);
+  append_encoding(out, first);
+  push_special(out, sep.second, sep.first, 0);
+  return out;
+}
 }  // namespace
 
 Encoding default_process(Encoding first, const Encoding* pair) {
@@ -43,12 +55,7 @@ Encoding default_process(Encoding first, const Encoding* pair) {
 
 Encoding BertProcessing::process(Encoding first, const Encoding* pair, bool add_special) const {
   if (!add_special) return default_process(std::move(first), pair);
-  Encoding out;
-  set_seq(first, 0);
-  set_type(first, 0);
-  push_special(out, cls_.second, cls_.first, 0);
-  append_encoding(out, first);
-  push_special(out, sep_.second, sep_.first, 0);
+  Encoding out = cls_first_sep(first, cls_, sep_);
   if (pair) {
     Encoding p = *pair;
     set_seq(p, 1);
@@ -73,12 +80,7 @@ Encoding RobertaProcessing::process(Encoding first, const Encoding* pair, bool a
     if (pair) set_type(p2, 0);
     return default_process(std::move(first), pair ? &p2 : nullptr);
   }
-  Encoding out;
-  set_seq(first, 0);
-  set_type(first, 0);
-  push_special(out, cls_.second, cls_.first, 0);
-  append_encoding(out, first);
-  push_special(out, sep_.second, sep_.first, 0);
+  Encoding out = cls_first_sep(first, cls_, sep_);
   if (pair) {
     set_seq(p2, 1);
     set_type(p2, 0);

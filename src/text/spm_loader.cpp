@@ -14,6 +14,7 @@
 #include "text/components.hpp"
 #include "text/metaspace.hpp"
 #include "text/sp_decoders.hpp"
+#include "text/special_tokens_files.hpp"
 #include "text/unicode.hpp"
 
 namespace embed::text {
@@ -141,31 +142,6 @@ SpmModelProto read_spm_model(const fs::path& file) {
 // ------------------------------------------------------------------ the tokenizer layouts
 namespace {
 
-nlohmann::json read_optional_json(const fs::path& p) {
-  if (!fs::exists(p)) return nlohmann::json::object();
-  auto j = io::read_json(p);
-  return j.is_object() ? j : nlohmann::json::object();
-}
-
-std::optional<AddedToken> parse_special(const nlohmann::json& v) {
-  AddedToken t;
-  t.special = true;
-  t.normalized = false;
-  if (v.is_string()) {
-    t.content = v.get<std::string>();
-  } else if (v.is_object() && v.contains("content") && v["content"].is_string()) {
-    t.content = v["content"].get<std::string>();
-    t.lstrip = v.value("lstrip", false);
-    t.rstrip = v.value("rstrip", false);
-    t.single_word = v.value("single_word", false);
-    // The slow tokenizers split special tokens off the raw text.
-    t.normalized = false;
-  } else {
-    return std::nullopt;
-  }
-  return t;
-}
-
 enum class Layout { DebertaV2, XLMRoberta, T5, Albert };
 
 struct Ctx {
@@ -182,7 +158,7 @@ struct Ctx {
   std::unordered_map<int32_t, std::pair<bool, bool>> neighbor_strip;
 
   std::optional<AddedToken> special(const std::string& key, const std::string& fallback) const {
-    if (config.contains(key) && !config[key].is_null()) return parse_special(config[key]);
+    if (config.contains(key) && !config[key].is_null()) return parse_special_token(config[key], NormalizedFlag::Never);
     if (fallback.empty()) return std::nullopt;
     AddedToken t;
     t.content = fallback;
@@ -317,10 +293,8 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   if (c.proto.model_type != 1)
     throw Error(model_path.string() + ": sentencepiece model_type " + std::to_string(c.proto.model_type) +
                 (c.proto.model_type == 2 ? " (BPE)" : "") + " is not supported; only unigram models are");
-  c.config = read_optional_json(dir / "tokenizer_config.json");
-  auto stm = read_optional_json(dir / "special_tokens_map.json");
-  for (auto it = stm.begin(); it != stm.end(); ++it) c.config[it.key()] = it.value();
-  c.added = read_optional_json(dir / "added_tokens.json");
+  c.config = read_tokenizer_config(dir, SpecialTokensMapPrecedence::Overrides);
+  c.added = read_optional_json_object(dir / "added_tokens.json");
   for (std::size_t i = 0; i < c.proto.pieces.size(); ++i) c.index.emplace(c.proto.pieces[i].piece, static_cast<int32_t>(i));
   const Layout layout = pick_layout(c);
 
@@ -400,7 +374,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   }
   if (c.config.contains("additional_special_tokens") && c.config["additional_special_tokens"].is_array())
     for (const auto& v : c.config["additional_special_tokens"])
-      if (auto t = parse_special(v)) c.add(*t, v.is_string());
+      if (auto t = parse_special_token(v, NormalizedFlag::Never)) c.add(*t, v.is_string());
   // Other entries of added_tokens.json (not special).
   for (auto it = c.added.begin(); it != c.added.end(); ++it) {
     if (!it.value().is_number_integer()) continue;

@@ -4,6 +4,29 @@
 
 namespace embed::text {
 
+namespace {
+
+// What a non-ASCII lead byte allows (Unicode's well-formed UTF-8 table): the sequence length (0: not a
+// lead byte) and the range of the second byte, narrower after E0, ED, F0 and F4 (no overlongs, no
+// surrogates, nothing above U+10FFFF); later bytes are always 80..BF.
+struct Utf8Lead {
+  std::size_t length = 0;
+  unsigned char second_lo = 0x80, second_hi = 0xBF;
+};
+Utf8Lead utf8_lead(unsigned char b) {
+  if (b >= 0xC2 && b <= 0xDF) return {2};
+  if (b == 0xE0) return {3, 0xA0};
+  if (b >= 0xE1 && b <= 0xEC) return {3};
+  if (b == 0xED) return {3, 0x80, 0x9F};
+  if (b >= 0xEE && b <= 0xEF) return {3};
+  if (b == 0xF0) return {4, 0x90};
+  if (b >= 0xF1 && b <= 0xF3) return {4};
+  if (b == 0xF4) return {4, 0x80, 0x8F};
+  return {};
+}
+
+}  // namespace
+
 std::optional<std::size_t> find_invalid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   std::size_t n = s.size(), i = 0;
@@ -13,18 +36,10 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view s) {
       ++i;
       continue;
     }
-    std::size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) len = 2;
-    else if (b == 0xE0) { len = 3; lo = 0xA0; }
-    else if (b >= 0xE1 && b <= 0xEC) len = 3;
-    else if (b == 0xED) { len = 3; hi = 0x9F; }
-    else if (b >= 0xEE && b <= 0xEF) len = 3;
-    else if (b == 0xF0) { len = 4; lo = 0x90; }
-    else if (b >= 0xF1 && b <= 0xF3) len = 4;
-    else if (b == 0xF4) { len = 4; hi = 0x8F; }
-    else return i;
-    if (i + 1 >= n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    const Utf8Lead lead = utf8_lead(b);
+    const std::size_t len = lead.length;
+    if (len == 0) return i;
+    if (i + 1 >= n || p[i + 1] < lead.second_lo || p[i + 1] > lead.second_hi) return i;
     for (std::size_t k = 2; k < len; ++k)
       if (i + k >= n || p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
     i += len;
@@ -45,16 +60,8 @@ std::string utf8_lossy(std::string_view s) {
       ++i;
       continue;
     }
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) len = 2;
-    else if (b == 0xE0) { len = 3; lo = 0xA0; }
-    else if (b >= 0xE1 && b <= 0xEC) len = 3;
-    else if (b == 0xED) { len = 3; hi = 0x9F; }
-    else if (b >= 0xEE && b <= 0xEF) len = 3;
-    else if (b == 0xF0) { len = 4; lo = 0x90; }
-    else if (b >= 0xF1 && b <= 0xF3) len = 4;
-    else if (b == 0xF4) { len = 4; hi = 0x8F; }
+    const Utf8Lead lead = utf8_lead(b);
+    const std::size_t len = lead.length;
     if (len == 0) {
       out += "\xEF\xBF\xBD";
       ++i;
@@ -63,7 +70,7 @@ std::string utf8_lossy(std::string_view s) {
     std::size_t k = 1;
     bool ok = true;
     for (; k < len; ++k) {
-      unsigned char l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
+      const unsigned char l = k == 1 ? lead.second_lo : 0x80, h = k == 1 ? lead.second_hi : 0xBF;
       if (i + k >= n || p[i + k] < l || p[i + k] > h) {
         ok = false;
         break;

@@ -2,10 +2,12 @@
 // Reading a model fixture (tests/data/models/<name>): expected.json and expected.safetensors.
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "embed/model.hpp"
 #include "io/tensor_data.hpp"
 
 namespace embed::testing {
@@ -26,6 +28,15 @@ class ModelFixture {
   nlohmann::json expected_;
   std::shared_ptr<io::TensorSource> tensors_;
 };
+
+// Every pooling mode with the name its fixture tensors carry: text.<i>.pooled.<name>.f64.
+inline constexpr std::pair<const char*, embed::PoolingMode> kFixturePoolingModes[] = {
+    {"cls", embed::PoolingMode::Cls},
+    {"mean", embed::PoolingMode::Mean},
+    {"max", embed::PoolingMode::Max},
+    {"mean_sqrt_len_tokens", embed::PoolingMode::MeanSqrtLen},
+    {"weightedmean", embed::PoolingMode::WeightedMean},
+    {"lasttoken", embed::PoolingMode::LastToken}};
 
 // max |a[i] - b[i]|; fails the calling test when the sizes differ.
 double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b);

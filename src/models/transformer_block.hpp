@@ -1,0 +1,53 @@
+#pragma once
+// What every BERT-shaped (post-LayerNorm) encoder layer here does around its own self-attention: the
+// activation buffers of a layer, and after attention the output projection + residual LayerNorm, then
+// the feed-forward network (intermediate dense + activation, output dense) + residual LayerNorm.
+// Each architecture keeps only its embeddings and its attention.
+#include <cstddef>
+#include <string>
+
+#include "compute/activation.hpp"
+#include "compute/linear.hpp"
+#include "io/tensor_data.hpp"
+#include "models/layer_norm_weights.hpp"
+
+namespace embed::models {
+
+// One layer's activations over a packed batch of `tokens` rows, in the calling thread's workspace
+// (sized by the largest batch seen, then reused: no allocation in the steady state).
+struct LayerBuffers {
+  float* qkv;      // [T, 3H]: query, key, value side by side (the fused projection's output)
+  float* context;  // [T, H]: attention's output, before its output projection
+  float* attn;     // [T, H]: after the attention output's add & LayerNorm (the FFN's input and residual)
+  float* inter;    // [T, intermediate]: the FFN's activated intermediate
+};
+LayerBuffers layer_buffers(std::size_t tokens, std::size_t hidden, std::size_t intermediate);
+
+// The sizes and settings the part after attention runs with (the same for every layer of a model).
+struct BlockShape {
+  std::size_t hidden = 0, intermediate = 0;
+  float eps = 1e-12f;  // config.layer_norm_eps
+  compute::Activation act = compute::Activation::Gelu;  // config.hidden_act
+};
+
+// A layer's weights after its self-attention.
+struct PostAttentionBlock {
+  BlockShape shape;
+  compute::Linear attention_output;  // [H, H]
+  LayerNormWeights attention_norm;
+  compute::Linear intermediate;  // [I, H], bias + activation fused into its GEMM
+  compute::Linear output;        // [H, I]
+  LayerNormWeights output_norm;
+
+  // Reads <layer_prefix><attention_output>, <layer_prefix><attention_norm>, and the FFN's
+  // <layer_prefix>intermediate.dense, output.dense, output.LayerNorm (the same names in every architecture).
+  static PostAttentionBlock load(const io::WeightStore& w, const std::string& layer_prefix,
+                                 const std::string& attention_output, const std::string& attention_norm,
+                                 const BlockShape& shape);
+
+  // The rest of the layer once attention has written buffers.context: `hidden` ([tokens, H]) holds the
+  // layer's input (the residual) and is overwritten with the layer's output. Uses buffers.attn / .inter.
+  void forward(const LayerBuffers& buffers, std::size_t tokens, float* hidden) const;
+};
+
+}  // namespace embed::models
