@@ -37,7 +37,7 @@ struct SpecialConfig {
 };
 
 SpecialConfig read_configs(const fs::path& dir) {
-  return {read_tokenizer_config(dir, SpecialTokensMapPrecedence::FillsGapsOnly)};
+  return {read_tokenizer_config(dir)};
 }
 
 // Added tokens: tokenizer_config.json "added_tokens_decoder" when present (ids and flags as

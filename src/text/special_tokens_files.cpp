@@ -10,13 +10,10 @@ nlohmann::json read_optional_json_object(const std::filesystem::path& file) {
   return j.is_object() ? j : nlohmann::json::object();
 }
 
-nlohmann::json read_tokenizer_config(const std::filesystem::path& dir, SpecialTokensMapPrecedence precedence) {
+nlohmann::json read_tokenizer_config(const std::filesystem::path& dir) {
   auto config = read_optional_json_object(dir / "tokenizer_config.json");
   const auto map = read_optional_json_object(dir / "special_tokens_map.json");
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const bool gap = !config.contains(it.key()) || config[it.key()].is_null();
-    if (precedence == SpecialTokensMapPrecedence::Overrides || gap) config[it.key()] = it.value();
-  }
+  for (auto it = map.begin(); it != map.end(); ++it) config[it.key()] = it.value();
   return config;
 }
 

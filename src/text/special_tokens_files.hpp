@@ -14,14 +14,9 @@ namespace embed::text {
 // The JSON object in `file`; {} when the file is absent or does not hold an object (all three are optional).
 nlohmann::json read_optional_json_object(const std::filesystem::path& file);
 
-// Which file's value a key takes when tokenizer_config.json and special_tokens_map.json both give it.
-enum class SpecialTokensMapPrecedence {
-  FillsGapsOnly,  // the map only adds keys the config lacks or sets to null
-  Overrides,      // the map's value wins (transformers' from_pretrained)
-};
-
-// tokenizer_config.json with special_tokens_map.json merged in, both from `dir`.
-nlohmann::json read_tokenizer_config(const std::filesystem::path& dir, SpecialTokensMapPrecedence precedence);
+// tokenizer_config.json with special_tokens_map.json merged in, both from `dir`. Where both give a key, the
+// map's value wins, as in transformers' from_pretrained.
+nlohmann::json read_tokenizer_config(const std::filesystem::path& dir);
 
 // Whether a special token's "normalized" flag is read from the file.
 enum class NormalizedFlag {

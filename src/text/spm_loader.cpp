@@ -293,7 +293,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   if (c.proto.model_type != 1)
     throw Error(model_path.string() + ": sentencepiece model_type " + std::to_string(c.proto.model_type) +
                 (c.proto.model_type == 2 ? " (BPE)" : "") + " is not supported; only unigram models are");
-  c.config = read_tokenizer_config(dir, SpecialTokensMapPrecedence::Overrides);
+  c.config = read_tokenizer_config(dir);
   c.added = read_optional_json_object(dir / "added_tokens.json");
   for (std::size_t i = 0; i < c.proto.pieces.size(); ++i) c.index.emplace(c.proto.pieces[i].piece, static_cast<int32_t>(i));
   const Layout layout = pick_layout(c);
