@@ -288,6 +288,7 @@ def main():
         "torch": subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode == 0,
         "engine": os.access(CLI, os.X_OK),
     }
+    skipped = []
     if not have["engine"]:
         skipped.append(f"embed: {os.path.relpath(CLI, ROOT)} not built (see bench/work/build.log): embed rows skipped")
     if not have["ort"]:

@@ -208,59 +208,70 @@ struct Linear::Impl {
     stream.wait();
   }
 
-  void forward(const float* x, std::size_t rows, float* y, Activation act) {
-    ThreadScope scope(threads);
+  // Runs the matmul primitive for `rows` rows: src / dst are this precision's input and output buffers.
+  void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act) {
     auto p = get(rows, act);
     auto& eng = cpu_engine();
-    auto& stream = thread_stream();
     Workspace& ws = thread_workspace();
-    const std::size_t scratch_bytes = p->pd.scratchpad_desc().get_size();
-    std::byte* scratch_ptr = ws.buffer(Workspace::kGemmScratch, scratch_bytes);
-    dnnl::memory scratch(p->pd.scratchpad_desc(), eng, scratch_ptr);
-    dnnl::memory dst;
+    dnnl::memory scratch(p->pd.scratchpad_desc(), eng,
+                         ws.buffer(Workspace::kGemmScratch, p->pd.scratchpad_desc().get_size()));
     std::unordered_map<int, dnnl::memory> args;
-    args.reserve(6);
+    args.reserve(5);
+    args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, src));
+    args.emplace(DNNL_ARG_DST, dnnl::memory(p->pd.dst_desc(), eng, dst));
+    if (precision != Precision::INT8 && !bias.empty())
+      args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, bias.data()));
+    args.emplace(DNNL_ARG_WEIGHTS, weights);
+    args.emplace(DNNL_ARG_SCRATCHPAD, scratch);
+    auto& stream = thread_stream();
+    p->prim.execute(stream, args);
+    stream.wait();
+    *fused_act = p->fused_act;
+  }
+
+  void forward(const float* x, std::size_t rows, float* y, Activation act) {
+    ThreadScope scope(threads);
+    Workspace& ws = thread_workspace();
+    bool fused = false;
     if (precision == Precision::FP32) {
-      args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, const_cast<float*>(x)));
+      execute(rows, act, const_cast<float*>(x), y, &fused);
     } else if (precision == Precision::BF16) {
       auto* xb = reinterpret_cast<uint16_t*>(ws.buffer(Workspace::kGemmInput, rows * in * sizeof(uint16_t)));
       parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) { kernels::to_bf16(x + b * in, xb + b * in, (e - b) * in); });
-      args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, xb));
+      execute(rows, act, xb, y, &fused);
     } else {
-      auto* xq = reinterpret_cast<uint8_t*>(ws.buffer(Workspace::kGemmInput, rows * in));
-      auto* rs = reinterpret_cast<float*>(ws.buffer(Workspace::kRowScale, rows * (sizeof(float) + sizeof(int32_t))));
-      auto* rz = reinterpret_cast<int32_t*>(rs + rows);
-      parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
-        for (std::size_t r = b; r < e; ++r) kernels::quantize_u8(x + r * in, in, qmax, xq + r * in, rs + r, rz + r);
-      });
-      args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, xq));
+      forward_int8(x, rows, y, act);
+      return;
     }
-    int32_t* acc = nullptr;
-    if (precision == Precision::INT8) {
-      acc = reinterpret_cast<int32_t*>(ws.buffer(Workspace::kGemmAccum, rows * out * sizeof(int32_t)));
-      args.emplace(DNNL_ARG_DST, dnnl::memory(p->pd.dst_desc(), eng, acc));
-    } else {
-      args.emplace(DNNL_ARG_DST, dnnl::memory(p->pd.dst_desc(), eng, y));
-      if (!bias.empty())
-        args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, bias.data()));
-    }
-    args.emplace(DNNL_ARG_WEIGHTS, weights);
-    args.emplace(DNNL_ARG_SCRATCHPAD, scratch);
-    p->prim.execute(stream, args);
-    stream.wait();
-    if (precision == Precision::INT8) {
-      const auto* rs = reinterpret_cast<const float*>(ws.buffer(Workspace::kRowScale, 0));
-      const auto* rz = reinterpret_cast<const int32_t*>(rs + rows);
-      const float* b = bias.empty() ? nullptr : bias.data();
-      parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) {
+    if (!fused && act != Activation::Identity)
+      parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) { apply_activation(act, y + rb * out, (re - rb) * out); });
+  }
+
+  // int8: u8 activations quantized per row, s32 accumulators turned back into fp32 (+ bias, activation).
+  // The rows go through in chunks whose accumulators fit in L2 (~512 KiB): written by the GEMM and read
+  // back at once, they never make a round trip through memory, which otherwise costs more than the GEMM.
+  void forward_int8(const float* x, std::size_t rows, float* y, Activation act) {
+    Workspace& ws = thread_workspace();
+    auto* xq = reinterpret_cast<uint8_t*>(ws.buffer(Workspace::kGemmInput, rows * in));
+    auto* rs = reinterpret_cast<float*>(ws.buffer(Workspace::kRowScale, rows * (sizeof(float) + sizeof(int32_t))));
+    auto* rz = reinterpret_cast<int32_t*>(rs + rows);
+    parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
+      for (std::size_t r = b; r < e; ++r) kernels::quantize_u8(x + r * in, in, qmax, xq + r * in, rs + r, rz + r);
+    });
+    constexpr std::size_t kAccumBytes = 512 * 1024;
+    const std::size_t chunk = std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
+    auto* acc = reinterpret_cast<int32_t*>(ws.buffer(Workspace::kGemmAccum, std::min(rows, chunk) * out * sizeof(int32_t)));
+    const float* b = bias.empty() ? nullptr : bias.data();
+    for (std::size_t r0 = 0; r0 < rows; r0 += chunk) {
+      const std::size_t m = std::min(chunk, rows - r0);
+      bool fused = false;
+      execute(m, Activation::Identity, xq + r0 * in, acc, &fused);
+      parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
         for (std::size_t r = rb; r < re; ++r) {
-          kernels::dequantize_row(acc + r * out, out, rs[r], rz[r], wscale.data(), colsum.data(), b, y + r * out);
-          kernels::activation_fast(act, y + r * out, out);
+          float* yr = y + (r0 + r) * out;
+          kernels::dequantize_row(acc + r * out, out, rs[r0 + r], rz[r0 + r], wscale.data(), colsum.data(), b, yr);
+          kernels::activation_fast(act, yr, out);
         }
-      });
-    } else if (!p->fused_act && act != Activation::Identity) {
-      parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) {
-        apply_activation(act, y + rb * out, (re - rb) * out);
       });
     }
   }
