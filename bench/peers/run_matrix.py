@@ -361,7 +361,7 @@ def main():
                     rec = dict(row, system=system, precision=prec, error=err)
                     if d:
                         for k in ("texts_per_s", "tokens_per_s", "latency_ms_median", "texts_per_s_best", "latency_ms_min", "padded_tokens",
-                                  "effective_gflops"):
+                                  "effective_gflops", "load_ms", "peak_rss_mb"):
                             if k in d:
                                 rec[k] = d[k]
                         if rec.get("tokens_per_s") is None and rec.get("texts_per_s") and ntok:
