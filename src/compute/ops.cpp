@@ -139,10 +139,20 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   const float* v = a.v + h * d;
   float* kt = scratch;              // [d][n_pad]
   float* scores = kt + d * n_pad;   // [n][n_pad]
-  for (std::size_t j = 0; j < n; ++j)
-    for (std::size_t c = 0; c < d; ++c) kt[c * n_pad + j] = k[j * a.ld + c];
-  for (std::size_t c = 0; c < d; ++c)
-    for (std::size_t j = n; j < n_pad; ++j) kt[c * n_pad + j] = 0.0f;
+  // K_h transposed, 16 keys per gather so that kt is written contiguously; the masked tail gather also
+  // writes the zero padding up to n_pad.
+  const __m512i key_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32(static_cast<int>(a.ld)));
+  const std::size_t full = n / 16 * 16;
+  const auto tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
+  for (std::size_t c = 0; c < d; ++c) {
+    float* dst = kt + c * n_pad;
+    for (std::size_t j = 0; j < full; j += 16)
+      _mm512_storeu_ps(dst + j, _mm512_i32gather_ps(key_rows, k + j * a.ld + c, 4));
+    if (tail)
+      _mm512_storeu_ps(dst + full,
+                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tail, key_rows, k + full * a.ld + c, 4));
+  }
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) qk_rows<4>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
   for (; i < n; ++i) qk_rows<1>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
