@@ -126,6 +126,24 @@ TEST(Precision, LinearWithFusedGeluPerPrecision) {
   }
 }
 
+// The feed-forward pair gives exactly what its two layers give one after the other, in every precision
+// (int8 quantizes the intermediate rows while they are in cache instead of reading them back from memory).
+// 300 rows: more than one chunk of the int8 accumulators.
+TEST(Precision, FeedForwardPairEqualsItsTwoLayers) {
+  const std::size_t rows = 300, in = 64, inner = 1536;
+  RandomLayer up(rows, in, inner, 11), down(rows, inner, in, 12);
+  for (Precision p : {Precision::FP32, Precision::BF16, Precision::INT8}) {
+    embed::compute::Linear lu(up.wt, up.bt, p, 2), ld(down.wt, down.bt, p, 2);
+    std::vector<float> inter(rows * inner), expected(rows * in), got(rows * in), scratch(rows * inner);
+    lu.forward(up.x.data(), rows, inter.data(), embed::compute::Activation::Gelu);
+    ld.forward(inter.data(), rows, expected.data());
+    embed::compute::Linear::feed_forward(lu, ld, up.x.data(), rows, scratch.data(), got.data(),
+                                         embed::compute::Activation::Gelu);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], expected[i]) << "precision " << static_cast<int>(p) << " element " << i;
+  }
+}
+
 TEST(Precision, ConcatenatedLayerEqualsParts) {
   const std::size_t rows = 5, in = 64;
   RandomLayer a(rows, in, 48, 1), b(rows, in, 16, 2);

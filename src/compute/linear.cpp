@@ -247,33 +247,75 @@ struct Linear::Impl {
       parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) { apply_activation(act, y + rb * out, (re - rb) * out); });
   }
 
-  // int8: u8 activations quantized per row, s32 accumulators turned back into fp32 (+ bias, activation).
-  // The rows go through in chunks whose accumulators fit in L2 (~512 KiB): written by the GEMM and read
-  // back at once, they never make a round trip through memory, which otherwise costs more than the GEMM.
-  void forward_int8(const float* x, std::size_t rows, float* y, Activation act) {
+  // int8 input rows: u8 codes with a per-row scale and zero point.
+  struct QuantizedRows {
+    uint8_t* codes;
+    float* scale;
+    int32_t* zero_point;
+  };
+
+  // Quantizes x [rows, in] into the calling thread's workspace slots `codes_slot` / `scale_slot`.
+  QuantizedRows quantize_input(const float* x, std::size_t rows, int codes_slot, int scale_slot) const {
     Workspace& ws = thread_workspace();
-    auto* xq = reinterpret_cast<uint8_t*>(ws.buffer(Workspace::kGemmInput, rows * in));
-    auto* rs = reinterpret_cast<float*>(ws.buffer(Workspace::kRowScale, rows * (sizeof(float) + sizeof(int32_t))));
-    auto* rz = reinterpret_cast<int32_t*>(rs + rows);
+    QuantizedRows q{reinterpret_cast<uint8_t*>(ws.buffer(codes_slot, rows * in)),
+                    reinterpret_cast<float*>(ws.buffer(scale_slot, rows * (sizeof(float) + sizeof(int32_t)))), nullptr};
+    q.zero_point = reinterpret_cast<int32_t*>(q.scale + rows);
     parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
-      for (std::size_t r = b; r < e; ++r) kernels::quantize_u8(x + r * in, in, qmax, xq + r * in, rs + r, rz + r);
+      for (std::size_t r = b; r < e; ++r)
+        kernels::quantize_u8(x + r * in, in, qmax, q.codes + r * in, q.scale + r, q.zero_point + r);
     });
+    return q;
+  }
+
+  // The int8 GEMM of quantized rows; each output row, turned back into fp32 with bias and activation, is
+  // handed to row_done(row, values) (values: `out` floats, valid during the call). The rows go through in
+  // chunks whose s32 accumulators fit in L2 (~512 KiB): written by the GEMM and read back at once, they
+  // never make a round trip through memory, which otherwise costs more than the GEMM.
+  template <typename RowDone>
+  void gemm_int8(const QuantizedRows& q, std::size_t rows, float* y, Activation act, RowDone&& row_done) {
     constexpr std::size_t kAccumBytes = 512 * 1024;
     const std::size_t chunk = std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
-    auto* acc = reinterpret_cast<int32_t*>(ws.buffer(Workspace::kGemmAccum, std::min(rows, chunk) * out * sizeof(int32_t)));
+    auto* acc = reinterpret_cast<int32_t*>(
+        thread_workspace().buffer(Workspace::kGemmAccum, std::min(rows, chunk) * out * sizeof(int32_t)));
     const float* b = bias.empty() ? nullptr : bias.data();
     for (std::size_t r0 = 0; r0 < rows; r0 += chunk) {
       const std::size_t m = std::min(chunk, rows - r0);
       bool fused = false;
-      execute(m, Activation::Identity, xq + r0 * in, acc, &fused);
+      execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
       parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
         for (std::size_t r = rb; r < re; ++r) {
-          float* yr = y + (r0 + r) * out;
-          kernels::dequantize_row(acc + r * out, out, rs[r0 + r], rz[r0 + r], wscale.data(), colsum.data(), b, yr);
+          const std::size_t row = r0 + r;
+          float* yr = y ? y + row * out : thread_workspace().floats(Workspace::kRowValues, out);
+          kernels::dequantize_row(acc + r * out, out, q.scale[row], q.zero_point[row], wscale.data(), colsum.data(),
+                                  b, yr);
           kernels::activation_fast(act, yr, out);
+          row_done(row, yr);
         }
       });
     }
+  }
+
+  // int8: u8 activations quantized per row, s32 accumulators turned back into fp32 (+ bias, activation).
+  void forward_int8(const float* x, std::size_t rows, float* y, Activation act) {
+    const auto q = quantize_input(x, rows, Workspace::kGemmInput, Workspace::kRowScale);
+    gemm_int8(q, rows, y, act, [](std::size_t, const float*) {});
+  }
+
+  // down(act(this(x))) with both layers int8: each activated intermediate row is quantized for `down`
+  // while it is still in L1, so the [rows, out] fp32 intermediate never goes through memory. The values
+  // are exactly those of the two layers run one after the other.
+  void feed_forward_int8(Impl& down, const float* x, std::size_t rows, float* y, Activation act) {
+    ThreadScope scope(threads);
+    const auto q = quantize_input(x, rows, Workspace::kGemmInput, Workspace::kRowScale);
+    Workspace& ws = thread_workspace();
+    QuantizedRows inter{reinterpret_cast<uint8_t*>(ws.buffer(Workspace::kFusedCodes, rows * out)),
+                        reinterpret_cast<float*>(ws.buffer(Workspace::kFusedRowScale, rows * (sizeof(float) + sizeof(int32_t)))),
+                        nullptr};
+    inter.zero_point = reinterpret_cast<int32_t*>(inter.scale + rows);
+    gemm_int8(q, rows, nullptr, act, [&](std::size_t row, const float* values) {
+      kernels::quantize_u8(values, out, down.qmax, inter.codes + row * out, inter.scale + row, inter.zero_point + row);
+    });
+    down.gemm_int8(inter, rows, y, Activation::Identity, [](std::size_t, const float*) {});
   }
 };
 
@@ -308,6 +350,17 @@ Linear::Linear(io::FloatTensor weight, std::optional<io::FloatTensor> bias, Prec
 void Linear::forward(const float* x, std::size_t rows, float* y, Activation act) const {
   if (rows == 0) return;
   impl_->forward(x, rows, y, act);
+}
+
+void Linear::feed_forward(const Linear& up, const Linear& down, const float* x, std::size_t rows, float* intermediate,
+                          float* y, Activation act) {
+  if (rows == 0) return;
+  if (up.precision() == Precision::INT8 && down.precision() == Precision::INT8 && up.out_ == down.in_) {
+    up.impl_->feed_forward_int8(*down.impl_, x, rows, y, act);
+    return;
+  }
+  up.forward(x, rows, intermediate, act);
+  down.forward(intermediate, rows, y);
 }
 
 std::string Linear::backend_info() const { return impl_ ? impl_->info : "none"; }

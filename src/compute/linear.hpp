@@ -24,6 +24,11 @@ class Linear {
 
   // y[rows, out] = act(x[rows, in] W^T + b). The activation is fused into the GEMM where possible.
   void forward(const float* x, std::size_t rows, float* y, Activation act = Activation::Identity) const;
+  // y = down(act(up(x))), a transformer's feed-forward pair; `intermediate` ([rows, up.out_features()])
+  // holds act(up(x)) unless both layers run in int8: then each intermediate row is quantized for `down`
+  // while it is still in cache (same values, no fp32 round trip through memory).
+  static void feed_forward(const Linear& up, const Linear& down, const float* x, std::size_t rows, float* intermediate,
+                           float* y, Activation act);
   std::size_t in_features() const { return in_; }
   std::size_t out_features() const { return out_; }
   // The precision the GEMM really runs in (a mode the CPU cannot run falls back to fp32).

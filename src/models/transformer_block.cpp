@@ -31,8 +31,7 @@ void PostAttentionBlock::forward(const LayerBuffers& buffers, std::size_t tokens
   const std::size_t T = tokens, H = shape.hidden;
   attention_output.forward(buffers.context, T, buffers.attn);
   compute::add_layer_norm(buffers.attn, hidden, T, H, attention_norm.gamma.data, attention_norm.beta.data, shape.eps);
-  intermediate.forward(buffers.attn, T, buffers.inter, shape.act);
-  output.forward(buffers.inter, T, hidden);
+  compute::Linear::feed_forward(intermediate, output, buffers.attn, T, buffers.inter, hidden, shape.act);
   compute::add_layer_norm(hidden, buffers.attn, T, H, output_norm.gamma.data, output_norm.beta.data, shape.eps);
 }
 
