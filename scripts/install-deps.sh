@@ -4,6 +4,7 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ ninja-build ccache pkg-config
   libopenblas-dev libdnnl-dev        # GEMM
+  ocl-icd-opencl-dev                  # dnnl-config.cmake calls find_package(OpenCL) (Debian builds oneDNN with its GPU runtime)
   libsentencepiece-dev                # spm.model (protobuf) reader
   libutf8proc-dev                     # Unicode normalization forms and categories
   libonig-dev                         # Oniguruma: the regex engine Hugging Face tokenizers uses
