@@ -1,5 +1,7 @@
 #include "models/transformer_block.hpp"
 
+#include <algorithm>
+
 #include "compute/ops.hpp"
 #include "compute/workspace.hpp"
 
@@ -10,7 +12,7 @@ LayerBuffers layer_buffers(std::size_t tokens, std::size_t hidden, std::size_t i
   return {ws.floats(compute::Workspace::kModel0, tokens * 3 * hidden),
           ws.floats(compute::Workspace::kModel1, tokens * hidden),
           ws.floats(compute::Workspace::kModel2, tokens * hidden),
-          ws.floats(compute::Workspace::kModel3, tokens * intermediate)};
+          ws.floats(compute::Workspace::kModel3, std::min(tokens, kFeedForwardRows) * intermediate)};
 }
 
 PostAttentionBlock PostAttentionBlock::load(const io::WeightStore& w, const std::string& layer_prefix,
@@ -31,7 +33,11 @@ void PostAttentionBlock::forward(const LayerBuffers& buffers, std::size_t tokens
   const std::size_t T = tokens, H = shape.hidden;
   attention_output.forward(buffers.context, T, buffers.attn);
   compute::add_layer_norm(buffers.attn, hidden, T, H, attention_norm.gamma.data, attention_norm.beta.data, shape.eps);
-  compute::Linear::feed_forward(intermediate, output, buffers.attn, T, buffers.inter, hidden, shape.act);
+  for (std::size_t r0 = 0; r0 < T; r0 += kFeedForwardRows) {
+    const std::size_t rows = std::min(kFeedForwardRows, T - r0);
+    compute::Linear::feed_forward(intermediate, output, buffers.attn + r0 * H, rows, buffers.inter, hidden + r0 * H,
+                                  shape.act);
+  }
   compute::add_layer_norm(hidden, buffers.attn, T, H, output_norm.gamma.data, output_norm.beta.data, shape.eps);
 }
 

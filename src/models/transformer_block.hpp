@@ -19,8 +19,13 @@ struct LayerBuffers {
   float* qkv;      // [T, 3H]: query, key, value side by side (the fused projection's output)
   float* context;  // [T, H]: attention's output, before its output projection
   float* attn;     // [T, H]: after the attention output's add & LayerNorm (the FFN's input and residual)
-  float* inter;    // [T, intermediate]: the FFN's activated intermediate
+  float* inter;    // [min(T, kFeedForwardRows), intermediate]: the FFN's activated intermediate, one row chunk
 };
+
+// The feed-forward network runs over at most this many rows at a time: its [rows, intermediate]
+// activation (the largest of a layer) then stays small and in cache between its two GEMMs, however
+// many tokens a batch has.
+constexpr std::size_t kFeedForwardRows = 256;
 LayerBuffers layer_buffers(std::size_t tokens, std::size_t hidden, std::size_t intermediate);
 
 // The sizes and settings the part after attention runs with (the same for every layer of a model).

@@ -52,17 +52,20 @@ struct Model::Impl {
 
   // Runs the encoder over texts in batches (longest first, as sentence-transformers orders them) and
   // hands each text's token embeddings to `sink(index, encoding, tokens[len, hidden])`. The sink may be
-  // called from several threads at once, never twice for the same index.
+  // called from several threads at once, never twice for the same index. Unless `token_details`, the
+  // encodings handed over hold only ids and type ids: a corpus's token strings and offsets are not kept.
   template <typename Sink>
-  void run(std::span<const std::string> texts, const EncodeOptions& o, Sink&& sink) const {
+  void run(std::span<const std::string> texts, const EncodeOptions& o, bool token_details, Sink&& sink) const {
     const std::size_t max_len = effective_max_len(o);
     std::vector<Encoding> encodings(texts.size());
     constexpr std::size_t kTextsPerTokenizeTask = 64;
     compute::parallel_tasks((texts.size() + kTextsPerTokenizeTask - 1) / kTextsPerTokenizeTask, threads,
                             [&](std::size_t task) {
                               const std::size_t end = std::min(texts.size(), (task + 1) * kTextsPerTokenizeTask);
-                              for (std::size_t i = task * kTextsPerTokenizeTask; i < end; ++i)
+                              for (std::size_t i = task * kTextsPerTokenizeTask; i < end; ++i) {
                                 encodings[i] = tokenize(texts[i], max_len);
+                                if (!token_details) keep_only_model_inputs(encodings[i]);
+                              }
                             });
     if (o.report) {
       for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -93,6 +96,15 @@ struct Model::Impl {
     const std::size_t per_thread = threads > 1 ? batches.size() / threads * threads : 0;
     compute::parallel_tasks(per_thread, threads, [&](std::size_t b) { run_batch(batches[b]); });
     for (std::size_t b = per_thread; b < batches.size(); ++b) run_batch(batches[b]);
+  }
+
+  // What the encoder reads of an encoding: ids and type ids (and the truncation flag for the report).
+  static void keep_only_model_inputs(Encoding& e) {
+    Encoding kept;
+    kept.ids = std::move(e.ids);
+    kept.type_ids = std::move(e.type_ids);
+    kept.truncated = e.truncated;
+    e = std::move(kept);
   }
 
   struct BatchRange {
@@ -280,7 +292,7 @@ Matrix Model::encode(std::span<const std::string> texts, const EncodeOptions& op
   pooled.rows = texts.size();
   pooled.cols = pooled_width;
   pooled.data.assign(pooled.rows * pooled.cols, 0.0f);
-  impl_->run(texts, options, [&](std::size_t index, const Encoding&, const float* tokens, std::size_t len) {
+  impl_->run(texts, options, false, [&](std::size_t index, const Encoding&, const float* tokens, std::size_t len) {
     pipeline::pool(tokens, len, H, modes, pooled.row(index));
   });
   Matrix result = std::move(pooled);
@@ -308,7 +320,7 @@ std::vector<TokenEmbeddings> Model::encode_tokens(std::span<const std::string> t
                                                   const EncodeOptions& options) const {
   std::vector<TokenEmbeddings> out(texts.size());
   const std::size_t H = hidden_size();
-  impl_->run(texts, options, [&](std::size_t index, const Encoding& enc, const float* tokens, std::size_t len) {
+  impl_->run(texts, options, true, [&](std::size_t index, const Encoding& enc, const float* tokens, std::size_t len) {
     out[index].encoding = enc;
     out[index].embeddings.rows = len;
     out[index].embeddings.cols = H;
