@@ -1,10 +1,13 @@
 // compute kernels against straightforward double-precision references: attention (every path: AVX-512
-// head_dim % 16 == 0, generic otherwise; packed and per sequence; with bias), layer norm, softmax.
+// head_dim % 16 == 0, generic otherwise; packed and per sequence; with bias), layer norm, softmax, and
+// the reduced-precision paths' fast GELU and int8 row quantizer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
+#include "compute/kernels.hpp"
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
 
@@ -109,6 +112,46 @@ TEST(ComputeKernels, LayerNormAndSoftmax) {
 }
 
 }  // namespace
+
+// Rows of every tail length around the 16-lane width, values across GELU's range (both erf tails,
+// where the polynomial meets the limits -1 / 1, and exact zeros).
+TEST(ComputeKernels, FastGeluMatchesErfForm) {
+  for (std::size_t n : {1, 7, 15, 16, 17, 33, 1536}) {
+    auto x = random_vector(n, static_cast<unsigned>(n), 4.0f);
+    x[0] = 0.0f;
+    if (n > 4) x[1] = 12.0f, x[2] = -12.0f, x[3] = 1e30f, x[4] = -1e30f;
+    auto y = x;
+    embed::compute::kernels::activation_fast(embed::compute::Activation::Gelu, y.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double v = x[i], expected = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+      EXPECT_NEAR(y[i], expected, 1e-6 * std::max(1.0, std::fabs(v))) << "n " << n << " x " << v;
+      EXPECT_TRUE(std::isfinite(y[i])) << "n " << n << " x " << v;
+    }
+  }
+}
+
+// Every row length across the 64-, 16-lane and scalar parts of the quantizer, both code ranges: each code
+// is round(x / scale) + zero_point clamped to [0, qmax], 0 is exact, and the range spans the row.
+TEST(ComputeKernels, RowQuantizerCodes) {
+  for (int qmax : {127, 255})
+    for (std::size_t n = 1; n <= 200; n += (n < 70 ? 1 : 13)) {
+      auto x = random_vector(n, static_cast<unsigned>(n * 3 + qmax), 2.0f);
+      if (n > 3) x[3] = 0.0f;
+      std::vector<uint8_t> q(n);
+      float scale = 0.0f;
+      int32_t zp = -1;
+      embed::compute::kernels::quantize_u8(x.data(), n, qmax, q.data(), &scale, &zp);
+      ASSERT_GT(scale, 0.0f);
+      ASSERT_GE(zp, 0);
+      ASSERT_LE(zp, qmax);
+      for (std::size_t i = 0; i < n; ++i) {
+        const long expected = std::clamp(std::lround(std::nearbyint(x[i] * (1.0f / scale))) + zp, 0L, long(qmax));
+        EXPECT_EQ(q[i], expected) << "qmax " << qmax << " n " << n << " i " << i;
+        EXPECT_NEAR(scale * (q[i] - zp), x[i], 0.51 * scale) << "qmax " << qmax << " n " << n << " i " << i;
+      }
+      if (n > 3) EXPECT_EQ(q[3], zp);
+    }
+}
 
 TEST(ThreadPool, ParallelTasksRunEveryTaskOnceAndRethrowTheFirstError) {
   std::vector<int> runs(100, 0);

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <immintrin.h>
 
+#include "compute/avx512_math.hpp"
+
 // Each hot loop is compiled for AVX-512, AVX2+FMA and the x86-64 baseline; the loader picks one by CPU.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define EMBED_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -123,9 +125,16 @@ void quantize_u8_generic(const float* x, std::size_t n, int qmax, uint8_t* q, fl
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// The same computation with explicit AVX-512 (the min/max reduction does not auto-vectorize).
-__attribute__((target("avx512f"))) void quantize_u8_avx512(const float* x, std::size_t n, int qmax, uint8_t* q,
-                                                           float* scale, int32_t* zero_point) {
+// round(x * inv) + zero_point on 16 lanes, as 32-bit integers (rounding to nearest even).
+__attribute__((target("avx512f"))) inline __m512i u8_codes16(const float* x, __m512 inv, __m512i zero_point) {
+  return _mm512_add_epi32(
+      _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+      zero_point);
+}
+
+// The same computation with explicit AVX-512 F + BW (the min/max reduction does not auto-vectorize).
+__attribute__((target("avx512f,avx512bw"))) void quantize_u8_avx512(const float* x, std::size_t n, int qmax,
+                                                                    uint8_t* q, float* scale, int32_t* zero_point) {
   __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -139,7 +148,22 @@ __attribute__((target("avx512f"))) void quantize_u8_avx512(const float* x, std::
   const int32_t zp = a.zero_point;
   const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(fzp), vmax = _mm512_set1_ps(fmax),
                vzero = _mm512_setzero_ps();
-  for (i = 0; i + 16 <= n; i += 16) {
+  i = 0;
+  {
+    // 64 at a time: round to nearest even while converting, add the zero point as an integer, and let the
+    // saturating packs (i32 -> u16 -> u8) clamp to [0, 255] (the same codes as the 16-lane loop below).
+    const __m512i vzpi = _mm512_set1_epi32(zp), vqmax = _mm512_set1_epi8(static_cast<char>(qmax));
+    // After the two packs, each 128-bit lane holds 4 codes of each of the 4 vectors: put them back in order.
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (; i + 64 <= n; i += 64) {
+      const __m512i lo16 = _mm512_packus_epi32(u8_codes16(x + i, vinv, vzpi), u8_codes16(x + i + 16, vinv, vzpi));
+      const __m512i hi16 = _mm512_packus_epi32(u8_codes16(x + i + 32, vinv, vzpi), u8_codes16(x + i + 48, vinv, vzpi));
+      __m512i q8 = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(lo16, hi16));
+      if (qmax < 255) q8 = _mm512_min_epu8(q8, vqmax);
+      _mm512_storeu_si512(q + i, q8);
+    }
+  }
+  for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, vzp), vzero), vmax);
@@ -159,7 +183,7 @@ __attribute__((target("avx512f"))) void quantize_u8_avx512(const float* x, std::
 
 void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* scale, int32_t* zero_point) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
   if (avx512) return quantize_u8_avx512(x, n, qmax, q, scale, zero_point);
 #endif
   quantize_u8_generic(x, n, qmax, q, scale, zero_point);
@@ -167,19 +191,37 @@ void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* sca
 
 EMBED_MULTIVERSION
 void dequantize_row(const int32_t* acc, std::size_t n, float scale, int32_t zp, const float* wscale,
-                    const int32_t* colsum, const float* bias, float* y) {
+                    const float* wcolsum, const float* bias, float* y) {
+  // All in float: no 32-bit integer multiply (slow on every x86) per element.
+  const float zero_point = static_cast<float>(zp);
   if (bias) {
     for (std::size_t j = 0; j < n; ++j)
-      y[j] = scale * wscale[j] * static_cast<float>(acc[j] - zp * colsum[j]) + bias[j];
+      y[j] = scale * (wscale[j] * static_cast<float>(acc[j]) - zero_point * wcolsum[j]) + bias[j];
   } else {
-    for (std::size_t j = 0; j < n; ++j) y[j] = scale * wscale[j] * static_cast<float>(acc[j] - zp * colsum[j]);
+    for (std::size_t j = 0; j < n; ++j) y[j] = scale * (wscale[j] * static_cast<float>(acc[j]) - zero_point * wcolsum[j]);
   }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+// GELU over a row with the tail done by a lane mask: the compiler's vectorization of the scalar formula
+// keeps a full division per element, which costs about as much as the int8 GEMM feeding it.
+__attribute__((target("avx512f"))) void gelu_erf_avx512(float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; i += 16) {
+    const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(x + i, mask, avx512::gelu_erf16(_mm512_maskz_loadu_ps(mask, x + i)));
+  }
+}
+}  // namespace
+#endif
 
 EMBED_MULTIVERSION
 void activation_fast(Activation act, float* x, std::size_t n) {
   switch (act) {
     case Activation::Gelu:
+#if defined(__x86_64__) && defined(__GNUC__)
+      if (__builtin_cpu_supports("avx512f")) return gelu_erf_avx512(x, n);
+#endif
       for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678118654752440f));
       return;
     case Activation::GeluNew:

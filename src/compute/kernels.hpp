@@ -14,10 +14,11 @@ void to_bf16(const float* x, uint16_t* y, std::size_t n);
 // Asymmetric per-row quantization to [0, qmax]: x ~ scale * (q - zero_point); 0 is exact.
 void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* scale, int32_t* zero_point);
 
-// Dequantizes one row of an int8 GEMM: y[j] = scale * wscale[j] * (acc[j] - zp * colsum[j]) + bias[j]
-// (bias may be null).
+// Dequantizes one row of an int8 GEMM: y[j] = scale * (wscale[j] * acc[j] - zp * wcolsum[j]) + bias[j],
+// where wcolsum[j] = wscale[j] * (sum over the input of the quantized weights of output j) removes the
+// activations' zero point (bias may be null).
 void dequantize_row(const int32_t* acc, std::size_t n, float scale, int32_t zp, const float* wscale,
-                    const int32_t* colsum, const float* bias, float* y);
+                    const float* wcolsum, const float* bias, float* y);
 
 // Fast element-wise activation (|error| ~1e-6 for the GELUs); for the reduced-precision paths.
 void activation_fast(Activation act, float* x, std::size_t n);

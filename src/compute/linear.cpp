@@ -118,7 +118,7 @@ struct Linear::Impl {
   dnnl::memory weights;                  // packed for the GEMM
   std::vector<float> bias;               // fp32 [out] (empty: none)
   std::vector<float> wscale;             // int8: per output channel
-  std::vector<int32_t> colsum;           // int8: sum over in of the quantized weights, per output channel
+  std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
   std::string info;
 
@@ -183,7 +183,7 @@ struct Linear::Impl {
       // Per output channel symmetric int8: W[n, :] ~ wscale[n] * q[n, :].
       std::vector<int8_t> q(in * out);
       wscale.assign(out, 1.0f);
-      colsum.assign(out, 0);
+      wcolsum.assign(out, 0.0f);
       for (std::size_t n = 0; n < out; ++n) {
         const float* row = w + n * in;
         float amax = 0.0f;
@@ -196,7 +196,7 @@ struct Linear::Impl {
           sum += q[n * in + k];
         }
         wscale[n] = s;
-        colsum[n] = sum;
+        wcolsum[n] = s * static_cast<float>(sum);
       }
       dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
       dnnl::reorder(user, weights).execute(stream, user, weights);
@@ -286,7 +286,7 @@ struct Linear::Impl {
         for (std::size_t r = rb; r < re; ++r) {
           const std::size_t row = r0 + r;
           float* yr = y ? y + row * out : thread_workspace().floats(Workspace::kRowValues, out);
-          kernels::dequantize_row(acc + r * out, out, q.scale[row], q.zero_point[row], wscale.data(), colsum.data(),
+          kernels::dequantize_row(acc + r * out, out, q.scale[row], q.zero_point[row], wscale.data(), wcolsum.data(),
                                   b, yr);
           kernels::activation_fast(act, yr, out);
           row_done(row, yr);

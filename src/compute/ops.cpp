@@ -7,6 +7,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "compute/avx512_math.hpp"
 #include "compute/kernels.hpp"
 #include "compute/threads.hpp"
 #include "compute/workspace.hpp"
@@ -88,25 +89,6 @@ __attribute__((target("avx512f"))) void pv_rows(const float* p, std::size_t n_pa
   if (c0 < d) pv_block<R, 1>(p, n_pad, n, v, ld, c0, out, ld_out);
 }
 
-// e^x on 16 lanes: the range reduction and polynomial of kernels::exp_approx, vectorized here so that short
-// rows (a 30-token sentence) do not fall into a scalar tail.
-__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3f)), _mm512_set1_ps(-87.3f));
-  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fmadd_ps(fx, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
 // In-place softmax of row[0, n) with the tail handled by a lane mask (no scalar remainder loop).
 __attribute__((target("avx512f"))) void softmax_row_avx512(float* row, std::size_t n) {
   const std::size_t full = n / 16 * 16;
@@ -117,12 +99,12 @@ __attribute__((target("avx512f"))) void softmax_row_avx512(float* row, std::size
   const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
   __m512 sum = _mm512_setzero_ps();
   for (std::size_t j = 0; j < full; j += 16) {
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + j), m));
+    const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_loadu_ps(row + j), m));
     _mm512_storeu_ps(row + j, e);
     sum = _mm512_add_ps(sum, e);
   }
   if (tail) {
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + full), m));
+    const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + full), m));
     _mm512_mask_storeu_ps(row + full, tail, e);
     sum = _mm512_mask_add_ps(sum, tail, sum, e);
   }

@@ -1,0 +1,61 @@
+#pragma once
+// Elementary functions on 16 float lanes (AVX-512), for the hand-written kernels. Callers must check the
+// CPU supports AVX-512F before running code built with these.
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+namespace embed::compute::avx512 {
+
+// e^x for x in about [-87, 88]: the Cephes expf range reduction and polynomial (~1 ulp), the same as
+// kernels' scalar exp_approx.
+__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3f)), _mm512_set1_ps(-87.3f));
+  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fmadd_ps(fx, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+// 1 / d: the 14-bit hardware estimate and one Newton step (~1e-8 relative), far cheaper than a division.
+__attribute__((target("avx512f"))) inline __m512 reciprocal16(__m512 d) {
+  const __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
+// GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)), with erf(a) = 1 - 1 / (1 + a1 a + ... + a6 a^6)^16 for
+// a >= 0 (Abramowitz & Stegun 7.1.28, |error| <= 3e-7): a polynomial, one reciprocal and four squarings,
+// no exponential.
+__attribute__((target("avx512f"))) inline __m512 gelu_erf16(__m512 x) {
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752440f));
+  // erf(6) is 1 in float; the clamp keeps the polynomial finite for huge inputs.
+  const __m512 a = _mm512_min_ps(_mm512_abs_ps(z), _mm512_set1_ps(6.0f));
+  __m512 p = _mm512_set1_ps(0.0000430638f);
+  p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(0.0002765672f));
+  p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(0.0001520143f));
+  p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(0.0092705272f));
+  p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(0.0422820123f));
+  p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(0.0705230784f));
+  p = _mm512_fmadd_ps(p, a, _mm512_set1_ps(1.0f));
+  __m512 r = reciprocal16(p);
+  r = _mm512_mul_ps(r, r);
+  r = _mm512_mul_ps(r, r);
+  r = _mm512_mul_ps(r, r);
+  r = _mm512_mul_ps(r, r);
+  const __m512 erf_abs = _mm512_sub_ps(_mm512_set1_ps(1.0f), r);
+  // erf is odd: give |erf| the sign of z.
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(static_cast<int>(0x80000000u)));
+  const __m512 erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(erf_abs), sign));
+  return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
+}
+
+}  // namespace embed::compute::avx512
+#endif
