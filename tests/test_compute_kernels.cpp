@@ -1,9 +1,10 @@
 // compute kernels against straightforward double-precision references: attention (every path: AVX-512
 // head_dim % 16 == 0, generic otherwise; packed and per sequence; with bias), layer norm, softmax, and
-// the reduced-precision paths' fast GELU and int8 row quantizer.
+// the reduced-precision paths' fast GELU, int8 row quantizer and bfloat16 conversion.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 
@@ -151,6 +152,26 @@ TEST(ComputeKernels, RowQuantizerCodes) {
       }
       if (n > 3) EXPECT_EQ(q[3], zp);
     }
+}
+
+// bfloat16 = the float's upper 16 bits rounded to nearest, ties to even, for every tail length.
+TEST(ComputeKernels, Bfloat16RoundsToNearestEven) {
+  for (std::size_t n : {1, 5, 16, 17, 40, 384}) {
+    auto x = random_vector(n, static_cast<unsigned>(n + 11), 3.0f);
+    if (n > 2) {
+      x[0] = std::bit_cast<float>(0x3f808000u);  // a tie: stays at the even 0x3f80
+      x[1] = std::bit_cast<float>(0x3f818000u);  // a tie: rounds up to the even 0x3f82
+      x[2] = -0.0f;
+    }
+    std::vector<uint16_t> y(n);
+    embed::compute::kernels::to_bf16(x.data(), y.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const uint32_t u = std::bit_cast<uint32_t>(x[i]);
+      const uint32_t lower = u & 0xffffu, upper = u >> 16;
+      const uint32_t expected = lower > 0x8000u || (lower == 0x8000u && (upper & 1u)) ? upper + 1 : upper;
+      EXPECT_EQ(y[i], expected) << "n " << n << " i " << i << " x " << x[i];
+    }
+  }
 }
 
 TEST(ThreadPool, ParallelTasksRunEveryTaskOnceAndRethrowTheFirstError) {

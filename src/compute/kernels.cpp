@@ -66,13 +66,38 @@ inline float tanh_approx(float x) {
 
 }  // namespace
 
+namespace {
+
 EMBED_MULTIVERSION
-void to_bf16(const float* x, uint16_t* y, std::size_t n) {
+void to_bf16_generic(const float* x, uint16_t* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     uint32_t u = bits(x[i]);
     u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (inputs are finite)
     y[i] = static_cast<uint16_t>(u >> 16);
   }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// AVX512-BF16's conversion instruction: the same rounding (nearest even) in one instruction per 16 values
+// (it flushes denormal inputs, below 1.2e-38, to zero).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx512(const float* x, uint16_t* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; i += 16) {
+    const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1u);
+    const __m256bh b = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + i));
+    _mm256_mask_storeu_epi16(y + i, mask, reinterpret_cast<const __m256i&>(b));
+  }
+}
+#endif
+
+}  // namespace
+
+void to_bf16(const float* x, uint16_t* y, std::size_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool bf16 = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl");
+  if (bf16) return to_bf16_avx512(x, y, n);
+#endif
+  to_bf16_generic(x, y, n);
 }
 
 namespace {
