@@ -3,7 +3,7 @@
 set -euo pipefail
 PACKAGES=(
   cmake g++ ninja-build ccache pkg-config
-  libopenblas-dev libdnnl-dev        # GEMM
+  libopenblas-openmp-dev libdnnl-dev # small per-head products (OpenBLAS on our OpenMP pool); GEMM
   ocl-icd-opencl-dev                  # dnnl-config.cmake calls find_package(OpenCL) (Debian builds oneDNN with its GPU runtime)
   libsentencepiece-dev                # spm.model (protobuf) reader
   libutf8proc-dev                     # Unicode normalization forms and categories

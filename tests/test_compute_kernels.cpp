@@ -8,6 +8,8 @@
 #include <cmath>
 #include <random>
 
+#include <cblas.h>
+
 #include "compute/kernels.hpp"
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
@@ -173,6 +175,10 @@ TEST(ComputeKernels, Bfloat16RoundsToNearestEven) {
     }
   }
 }
+
+// The attention's small products call OpenBLAS from inside the engine's own OpenMP threads: the build must
+// link its OpenMP variant (thread-safe there, and no thread pool of its own to oversubscribe the cores).
+TEST(ThreadPool, OpenBlasRunsOnTheEnginesOpenMpPool) { EXPECT_EQ(openblas_get_parallel(), 2); }
 
 TEST(ThreadPool, ParallelTasksRunEveryTaskOnceAndRethrowTheFirstError) {
   std::vector<int> runs(100, 0);

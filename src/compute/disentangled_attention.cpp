@@ -3,18 +3,11 @@
 #include <algorithm>
 #include <cblas.h>
 #include <climits>
-#include <mutex>
 
 namespace embed::compute {
 
 namespace {
 
-// The small per-head products run inside the engine's parallel loops: OpenBLAS must not start threads
-// of its own (as compute::attention configures it too).
-void single_threaded_blas() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
-}
 
 // out[len, R] = x_h [len, head_dim] . pos_h[lo .. lo + R)^T
 void project(const float* x, std::size_t ld, std::size_t len, const float* pos, std::size_t ld_pos, int32_t lo,
@@ -28,7 +21,6 @@ void project(const float* x, std::size_t ld, std::size_t len, const float* pos, 
 
 void disentangled_attention_bias(const DisentangledBiasArgs& a, std::size_t h, float* bias,
                                  std::vector<float>& scratch) {
-  single_threaded_blas();
   const std::size_t n = a.len;
   if (n == 0) return;
   if (!a.c2p_index && !a.p2c_index) {

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 
 #include "compute/avx512_math.hpp"
 #include "compute/kernels.hpp"
@@ -15,14 +14,6 @@
 namespace embed::compute {
 
 namespace {
-
-// OpenBLAS only runs the small per-head products here, from inside our parallel loops: it must not start
-// threads of its own (that would oversubscribe the cores our pool and oneDNN already use).
-void configure_blas() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
-}
-
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define EMBED_HAVE_AVX512_ATTENTION 1
@@ -192,7 +183,6 @@ void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size
 void softmax(float* row, std::size_t n) { kernels::scaled_softmax_row(row, n, 1.0f); }
 
 void attention(const AttentionArgs& a, std::vector<float>& scratch) {
-  configure_blas();
   if (a.len == 0) return;
   if (current_threads() <= 1 || a.heads == 1) {
     scratch.resize(head_scratch_floats(a));
@@ -206,7 +196,6 @@ void attention(const AttentionArgs& a, std::vector<float>& scratch) {
 }
 
 void attention_packed(const PackedAttentionArgs& a) {
-  configure_blas();
   const std::size_t nseq = a.sequences, items = nseq * a.heads;
   // Work items (sequence, head), longest sequences first so the threads finish together.
   parallel_for(items, 1, [&](std::size_t b, std::size_t e, int) {
