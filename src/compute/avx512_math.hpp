@@ -4,7 +4,14 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include <cstddef>
+
 namespace embed::compute::avx512 {
+
+// The lanes of a 16-wide step that lie inside a row with `remaining` values left (all 16 when >= 16).
+inline __mmask16 tail_mask(std::size_t remaining) {
+  return static_cast<__mmask16>(remaining >= 16 ? 0xffffu : (1u << remaining) - 1u);
+}
 
 // e^x for x in about [-87, 88]: the Cephes expf range reduction and polynomial (~1 ulp), the same as
 // kernels' scalar exp_approx.

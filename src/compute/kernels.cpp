@@ -82,7 +82,7 @@ void to_bf16_generic(const float* x, uint16_t* y, std::size_t n) {
 // (it flushes denormal inputs, below 1.2e-38, to zero).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx512(const float* x, uint16_t* y, std::size_t n) {
   for (std::size_t i = 0; i < n; i += 16) {
-    const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1u);
+    const __mmask16 mask = avx512::tail_mask(n - i);
     const __m256bh b = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + i));
     _mm256_mask_storeu_epi16(y + i, mask, reinterpret_cast<const __m256i&>(b));
   }
@@ -173,20 +173,17 @@ __attribute__((target("avx512f,avx512bw"))) void quantize_u8_avx512(const float*
   const int32_t zp = a.zero_point;
   const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(fzp), vmax = _mm512_set1_ps(fmax),
                vzero = _mm512_setzero_ps();
-  i = 0;
-  {
-    // 64 at a time: round to nearest even while converting, add the zero point as an integer, and let the
-    // saturating packs (i32 -> u16 -> u8) clamp to [0, 255] (the same codes as the 16-lane loop below).
-    const __m512i vzpi = _mm512_set1_epi32(zp), vqmax = _mm512_set1_epi8(static_cast<char>(qmax));
-    // After the two packs, each 128-bit lane holds 4 codes of each of the 4 vectors: put them back in order.
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    for (; i + 64 <= n; i += 64) {
-      const __m512i lo16 = _mm512_packus_epi32(u8_codes16(x + i, vinv, vzpi), u8_codes16(x + i + 16, vinv, vzpi));
-      const __m512i hi16 = _mm512_packus_epi32(u8_codes16(x + i + 32, vinv, vzpi), u8_codes16(x + i + 48, vinv, vzpi));
-      __m512i q8 = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(lo16, hi16));
-      if (qmax < 255) q8 = _mm512_min_epu8(q8, vqmax);
-      _mm512_storeu_si512(q + i, q8);
-    }
+  // 64 at a time: round to nearest even while converting, add the zero point as an integer, and let the
+  // saturating packs (i32 -> u16 -> u8) clamp to [0, 255] (the same codes as the 16-lane loop below).
+  const __m512i vzpi = _mm512_set1_epi32(zp), vqmax = _mm512_set1_epi8(static_cast<char>(qmax));
+  // After the two packs, each 128-bit lane holds 4 codes of each of the 4 vectors: put them back in order.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (i = 0; i + 64 <= n; i += 64) {
+    const __m512i lo16 = _mm512_packus_epi32(u8_codes16(x + i, vinv, vzpi), u8_codes16(x + i + 16, vinv, vzpi));
+    const __m512i hi16 = _mm512_packus_epi32(u8_codes16(x + i + 32, vinv, vzpi), u8_codes16(x + i + 48, vinv, vzpi));
+    __m512i q8 = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(lo16, hi16));
+    if (qmax < 255) q8 = _mm512_min_epu8(q8, vqmax);
+    _mm512_storeu_si512(q + i, q8);
   }
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv),
@@ -229,11 +226,11 @@ void dequantize_row(const int32_t* acc, std::size_t n, float scale, int32_t zp, 
 
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace {
-// GELU over a row with the tail done by a lane mask: the compiler's vectorization of the scalar formula
-// keeps a full division per element, which costs about as much as the int8 GEMM feeding it.
+// GELU over a row, the tail done by a lane mask. The scalar formula below (an exponential and a division
+// per value, even vectorized) cost about as much as the int8 GEMM feeding it; gelu_erf16 needs neither.
 __attribute__((target("avx512f"))) void gelu_erf_avx512(float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; i += 16) {
-    const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1u);
+    const __mmask16 mask = avx512::tail_mask(n - i);
     _mm512_mask_storeu_ps(x + i, mask, avx512::gelu_erf16(_mm512_maskz_loadu_ps(mask, x + i)));
   }
 }

@@ -83,7 +83,7 @@ __attribute__((target("avx512f"))) void pv_rows(const float* p, std::size_t n_pa
 // In-place softmax of row[0, n) with the tail handled by a lane mask (no scalar remainder loop).
 __attribute__((target("avx512f"))) void softmax_row_avx512(float* row, std::size_t n) {
   const std::size_t full = n / 16 * 16;
-  const auto tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
+  const __mmask16 tail = avx512::tail_mask(n - full);  // 0 when n is a multiple of 16
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (std::size_t j = 0; j < full; j += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(row + j));
   if (tail) vmax = _mm512_mask_max_ps(vmax, tail, vmax, _mm512_maskz_loadu_ps(tail, row + full));
@@ -117,7 +117,7 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   const __m512i key_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                               _mm512_set1_epi32(static_cast<int>(a.ld)));
   const std::size_t full = n / 16 * 16;
-  const auto tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
+  const __mmask16 tail = avx512::tail_mask(n - full);  // 0 when n is a multiple of 16
   for (std::size_t c = 0; c < d; ++c) {
     float* dst = kt + c * n_pad;
     for (std::size_t j = 0; j < full; j += 16)
