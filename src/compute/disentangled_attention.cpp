@@ -8,7 +8,6 @@ namespace embed::compute {
 
 namespace {
 
-
 // out[len, R] = x_h [len, head_dim] . pos_h[lo .. lo + R)^T
 void project(const float* x, std::size_t ld, std::size_t len, const float* pos, std::size_t ld_pos, int32_t lo,
              std::size_t R, std::size_t head_dim, float* out) {
