@@ -104,6 +104,41 @@ __attribute__((target("avx512f"))) void softmax_row_avx512(float* row, std::size
   if (tail) _mm512_mask_storeu_ps(row + full, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, row + full), inv));
 }
 
+// GCC 12's unmasked shuffle intrinsics start from _mm512_undefined_ps(), which it then reports as
+// uninitialized where it inlines them (a false positive: every lane is written).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// dst[c][r] = src[r][c] for a 16 x 16 tile (rows ld / ld_dst apart); rows r >= rows read as zeros.
+// In-register shuffles: gathers, the obvious alternative, are several times slower on AMD cores.
+__attribute__((target("avx512f"))) void transpose_tile16(const float* src, std::size_t ld, std::size_t rows,
+                                                         float* dst, std::size_t ld_dst) {
+  __m512 r[16], t[16];
+  for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
+  // Interleave pairs of rows (32-bit), then pairs of pairs (64-bit): t[4g + c] holds, in 128-bit lane l,
+  // column 4l + c of rows 4g .. 4g+3.
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {
+    const __m512 a0 = t[4 * g], a1 = t[4 * g + 1], a2 = t[4 * g + 2], a3 = t[4 * g + 3];
+    r[4 * g] = _mm512_shuffle_ps(a0, a2, 0x44);
+    r[4 * g + 1] = _mm512_shuffle_ps(a0, a2, 0xEE);
+    r[4 * g + 2] = _mm512_shuffle_ps(a1, a3, 0x44);
+    r[4 * g + 3] = _mm512_shuffle_ps(a1, a3, 0xEE);
+  }
+  // Gather lane l of the four row groups into output column 4l + c.
+  for (int c = 0; c < 4; ++c) {
+    const __m512 e = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88), f = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+    const __m512 g = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88), h = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    _mm512_storeu_ps(dst + c * ld_dst, _mm512_shuffle_f32x4(e, g, 0x88));
+    _mm512_storeu_ps(dst + (4 + c) * ld_dst, _mm512_shuffle_f32x4(f, h, 0x88));
+    _mm512_storeu_ps(dst + (8 + c) * ld_dst, _mm512_shuffle_f32x4(e, g, 0xDD));
+    _mm512_storeu_ps(dst + (12 + c) * ld_dst, _mm512_shuffle_f32x4(f, h, 0xDD));
+  }
+}
+
 // One head with AVX-512 register-blocked kernels (head_dim a multiple of 16). scratch: see its size below.
 __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArgs& a, std::size_t h, float* scratch) {
   const std::size_t n = a.len, d = a.head_dim, n_pad = (n + 15) / 16 * 16;
@@ -112,20 +147,10 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   const float* v = a.v + h * d;
   float* kt = scratch;              // [d][n_pad]
   float* scores = kt + d * n_pad;   // [n][n_pad]
-  // K_h transposed, 16 keys per gather so that kt is written contiguously; the masked tail gather also
-  // writes the zero padding up to n_pad.
-  const __m512i key_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                              _mm512_set1_epi32(static_cast<int>(a.ld)));
-  const std::size_t full = n / 16 * 16;
-  const __mmask16 tail = avx512::tail_mask(n - full);  // 0 when n is a multiple of 16
-  for (std::size_t c = 0; c < d; ++c) {
-    float* dst = kt + c * n_pad;
-    for (std::size_t j = 0; j < full; j += 16)
-      _mm512_storeu_ps(dst + j, _mm512_i32gather_ps(key_rows, k + j * a.ld + c, 4));
-    if (tail)
-      _mm512_storeu_ps(dst + full,
-                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tail, key_rows, k + full * a.ld + c, 4));
-  }
+  // K_h transposed, in 16 x 16 tiles; keys past n are zero rows, which also fill the padding up to n_pad.
+  for (std::size_t j0 = 0; j0 < n; j0 += 16)
+    for (std::size_t c0 = 0; c0 < d; c0 += 16)
+      transpose_tile16(k + j0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - j0), kt + c0 * n_pad + j0, n_pad);
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) qk_rows<4>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
   for (; i < n; ++i) qk_rows<1>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
@@ -141,6 +166,7 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   for (; i + 4 <= n; i += 4) pv_rows<4>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
   for (; i < n; ++i) pv_rows<1>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
 }
+#pragma GCC diagnostic pop
 #endif
 
 std::size_t head_scratch_floats(const AttentionArgs& a) {
