@@ -152,6 +152,7 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
     for (std::size_t c0 = 0; c0 < d; c0 += 16)
       transpose_tile16(k + j0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - j0), kt + c0 * n_pad + j0, n_pad);
   std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) qk_rows<8>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
   for (; i + 4 <= n; i += 4) qk_rows<4>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
   for (; i < n; ++i) qk_rows<1>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
   const float* bias = a.bias ? a.bias + h * n * n : nullptr;
@@ -163,6 +164,7 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   }
   float* out = a.out + h * d;
   i = 0;
+  for (; i + 8 <= n; i += 8) pv_rows<8>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
   for (; i + 4 <= n; i += 4) pv_rows<4>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
   for (; i < n; ++i) pv_rows<1>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
 }
