@@ -23,30 +23,32 @@ bool cpu_has_avx512f() {
   return has;
 }
 
-// scores[r][j0 .. j0+16*NV) = scale * q_r . k_j for R query rows; kt is K_h transposed ([d][n_pad]).
+// out[r][c0 .. c0+16*NV) = scale * x_r . y_c for R rows x_r (`ld` floats apart) against columns of yt
+// ([d][ld_t], y transposed); out rows ld_out apart.
 template <int R, int NV>
-__attribute__((target("avx512f"))) inline void qk_block(const float* q, std::size_t ld, const float* kt,
-                                                        std::size_t n_pad, std::size_t d, std::size_t j0,
-                                                        float scale, float* scores) {
+__attribute__((target("avx512f"))) inline void dot_block(const float* x, std::size_t ld, const float* yt,
+                                                         std::size_t ld_t, std::size_t d, std::size_t c0, float scale,
+                                                         float* out, std::size_t ld_out) {
   __m512 acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
   for (std::size_t k = 0; k < d; ++k) {
     __m512 b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(kt + k * n_pad + j0 + 16 * v);
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(yt + k * ld_t + c0 + 16 * v);
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(q[r * ld + k]);
+      const __m512 a = _mm512_set1_ps(x[r * ld + k]);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
     }
   }
   const __m512 sc = _mm512_set1_ps(scale);
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(scores + r * n_pad + j0 + 16 * v, _mm512_mul_ps(acc[r][v], sc));
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * v, _mm512_mul_ps(acc[r][v], sc));
 }
 
-// out[r][c0 .. c0+16*NV) = sum_j p[r][j] v[j][c0 ..] for R rows.
+// out[r][c0 .. c0+16*NV) = sum_j pt[j][r] v[j][c0 ..] for R query rows; pt is the probabilities transposed
+// (keys as rows, ld_p apart).
 template <int R, int NV>
-__attribute__((target("avx512f"))) inline void pv_block(const float* p, std::size_t n_pad, std::size_t n,
+__attribute__((target("avx512f"))) inline void pv_block(const float* pt, std::size_t ld_p, std::size_t n,
                                                         const float* v, std::size_t ld, std::size_t c0, float* out,
                                                         std::size_t ld_out) {
   __m512 acc[R][NV];
@@ -56,7 +58,7 @@ __attribute__((target("avx512f"))) inline void pv_block(const float* p, std::siz
     __m512 b[NV];
     for (int w = 0; w < NV; ++w) b[w] = _mm512_loadu_ps(v + j * ld + c0 + 16 * w);
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(p[r * n_pad + j]);
+      const __m512 a = _mm512_set1_ps(pt[j * ld_p + r]);
       for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_fmadd_ps(a, b[w], acc[r][w]);
     }
   }
@@ -65,43 +67,40 @@ __attribute__((target("avx512f"))) inline void pv_block(const float* p, std::siz
 }
 
 template <int R>
-__attribute__((target("avx512f"))) void qk_rows(const float* q, std::size_t ld, const float* kt, std::size_t n_pad,
-                                                std::size_t d, float scale, float* scores) {
-  std::size_t j0 = 0;
-  for (; j0 + 32 <= n_pad; j0 += 32) qk_block<R, 2>(q, ld, kt, n_pad, d, j0, scale, scores);
-  if (j0 < n_pad) qk_block<R, 1>(q, ld, kt, n_pad, d, j0, scale, scores);
+__attribute__((target("avx512f"))) void dot_rows(const float* x, std::size_t ld, const float* yt, std::size_t ld_t,
+                                                 std::size_t d, float scale, float* out, std::size_t ld_out) {
+  std::size_t c0 = 0;
+  for (; c0 + 32 <= ld_t; c0 += 32) dot_block<R, 2>(x, ld, yt, ld_t, d, c0, scale, out, ld_out);
+  if (c0 < ld_t) dot_block<R, 1>(x, ld, yt, ld_t, d, c0, scale, out, ld_out);
 }
 
 template <int R>
-__attribute__((target("avx512f"))) void pv_rows(const float* p, std::size_t n_pad, std::size_t n, const float* v,
+__attribute__((target("avx512f"))) void pv_rows(const float* pt, std::size_t ld_p, std::size_t n, const float* v,
                                                 std::size_t ld, std::size_t d, float* out, std::size_t ld_out) {
   std::size_t c0 = 0;
-  for (; c0 + 32 <= d; c0 += 32) pv_block<R, 2>(p, n_pad, n, v, ld, c0, out, ld_out);
-  if (c0 < d) pv_block<R, 1>(p, n_pad, n, v, ld, c0, out, ld_out);
+  for (; c0 + 32 <= d; c0 += 32) pv_block<R, 2>(pt, ld_p, n, v, ld, c0, out, ld_out);
+  if (c0 < d) pv_block<R, 1>(pt, ld_p, n, v, ld, c0, out, ld_out);
 }
 
-// In-place softmax of row[0, n) with the tail handled by a lane mask (no scalar remainder loop).
-__attribute__((target("avx512f"))) void softmax_row_avx512(float* row, std::size_t n) {
-  const std::size_t full = n / 16 * 16;
-  const __mmask16 tail = avx512::tail_mask(n - full);  // 0 when n is a multiple of 16
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
-  for (std::size_t j = 0; j < full; j += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(row + j));
-  if (tail) vmax = _mm512_mask_max_ps(vmax, tail, vmax, _mm512_maskz_loadu_ps(tail, row + full));
-  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-  __m512 sum = _mm512_setzero_ps();
-  for (std::size_t j = 0; j < full; j += 16) {
-    const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_loadu_ps(row + j), m));
-    _mm512_storeu_ps(row + j, e);
-    sum = _mm512_add_ps(sum, e);
+// Softmax over the keys of transposed scores st (n key rows of n_pad queries, ld_s apart): each 16-lane
+// column strip holds 16 queries, so max, sum and normalization are lane-wise over the key rows, with no
+// horizontal reductions (which dominate a row-wise softmax of short sequences).
+__attribute__((target("avx512f"))) void softmax_columns_avx512(float* st, std::size_t n, std::size_t n_pad,
+                                                               std::size_t ld_s) {
+  for (std::size_t i0 = 0; i0 < n_pad; i0 += 16) {
+    float* col = st + i0;
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    for (std::size_t j = 0; j < n; ++j) m = _mm512_max_ps(m, _mm512_loadu_ps(col + j * ld_s));
+    __m512 sum = _mm512_setzero_ps();
+    for (std::size_t j = 0; j < n; ++j) {
+      const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_loadu_ps(col + j * ld_s), m));
+      _mm512_storeu_ps(col + j * ld_s, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+    for (std::size_t j = 0; j < n; ++j)
+      _mm512_storeu_ps(col + j * ld_s, _mm512_mul_ps(_mm512_loadu_ps(col + j * ld_s), inv));
   }
-  if (tail) {
-    const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + full), m));
-    _mm512_mask_storeu_ps(row + full, tail, e);
-    sum = _mm512_mask_add_ps(sum, tail, sum, e);
-  }
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-  for (std::size_t j = 0; j < full; j += 16) _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), inv));
-  if (tail) _mm512_mask_storeu_ps(row + full, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, row + full), inv));
 }
 
 // GCC 12's unmasked shuffle intrinsics start from _mm512_undefined_ps(), which it then reports as
@@ -139,41 +138,45 @@ __attribute__((target("avx512f"))) void transpose_tile16(const float* src, std::
   }
 }
 
-// One head with AVX-512 register-blocked kernels (head_dim a multiple of 16). scratch: see its size below.
+// One head with AVX-512 register-blocked kernels (head_dim a multiple of 16). The scores are computed
+// transposed (keys as rows, queries as lanes) so that the softmax needs no horizontal reductions.
+// scratch: see its size below.
 __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArgs& a, std::size_t h, float* scratch) {
   const std::size_t n = a.len, d = a.head_dim, n_pad = (n + 15) / 16 * 16;
   const float* q = a.q + h * d;
   const float* k = a.k + h * d;
   const float* v = a.v + h * d;
-  float* kt = scratch;              // [d][n_pad]
-  float* scores = kt + d * n_pad;   // [n][n_pad]
-  // K_h transposed, in 16 x 16 tiles; keys past n are zero rows, which also fill the padding up to n_pad.
-  for (std::size_t j0 = 0; j0 < n; j0 += 16)
+  float* qt = scratch;          // [d][n_pad]: Q_h transposed
+  // [n][ld_s]: st[j][i] = scale * k_j . q_i, then the probabilities. Rows one cache line longer than
+  // n_pad: at power-of-two strides the column walks of the softmax and P V would hit only a few L1 sets.
+  const std::size_t ld_s = n_pad + 16;
+  float* st = qt + d * n_pad;
+  // Queries past n are zero columns (their scores are never used).
+  for (std::size_t i0 = 0; i0 < n; i0 += 16)
     for (std::size_t c0 = 0; c0 < d; c0 += 16)
-      transpose_tile16(k + j0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - j0), kt + c0 * n_pad + j0, n_pad);
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) qk_rows<8>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
-  for (; i + 4 <= n; i += 4) qk_rows<4>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
-  for (; i < n; ++i) qk_rows<1>(q + i * a.ld, a.ld, kt, n_pad, d, a.scale, scores + i * n_pad);
-  const float* bias = a.bias ? a.bias + h * n * n : nullptr;
-  for (std::size_t r = 0; r < n; ++r) {
-    float* row = scores + r * n_pad;
-    if (bias)
-      for (std::size_t j = 0; j < n; ++j) row[j] += bias[r * n + j];
-    softmax_row_avx512(row, n);
+      transpose_tile16(q + i0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - i0), qt + c0 * n_pad + i0, n_pad);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) dot_rows<8>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
+  for (; j + 4 <= n; j += 4) dot_rows<4>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
+  for (; j < n; ++j) dot_rows<1>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
+  if (a.bias) {
+    const float* bias = a.bias + h * n * n;  // [query][key]
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t key = 0; key < n; ++key) st[key * ld_s + i] += bias[i * n + key];
   }
+  softmax_columns_avx512(st, n, n_pad, ld_s);
   float* out = a.out + h * d;
-  i = 0;
-  for (; i + 8 <= n; i += 8) pv_rows<8>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
-  for (; i + 4 <= n; i += 4) pv_rows<4>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
-  for (; i < n; ++i) pv_rows<1>(scores + i * n_pad, n_pad, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) pv_rows<8>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+  for (; i + 4 <= n; i += 4) pv_rows<4>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+  for (; i < n; ++i) pv_rows<1>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
 }
 #pragma GCC diagnostic pop
 #endif
 
 std::size_t head_scratch_floats(const AttentionArgs& a) {
   const std::size_t n_pad = (a.len + 15) / 16 * 16;
-  return a.head_dim * n_pad + a.len * n_pad + a.len * a.len;
+  return a.head_dim * n_pad + a.len * (n_pad + 16);  // >= len * len, what the fallback below needs
 }
 
 // One head of one sequence: out_h = softmax(scale * q_h k_h^T + bias_h) v_h.
