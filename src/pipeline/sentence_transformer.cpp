@@ -111,31 +111,23 @@ struct Model::Impl {
     std::size_t begin, end;  // positions in the length-sorted order
   };
 
-  // Batches of at most batch_size texts and (beyond the first text) a token budget: packed batches have no
-  // padding, so how texts are grouped never changes the outputs, only the activation memory and how
-  // threads share the work. When there are fewer batches than threads but enough tokens for each thread
-  // to run an efficient GEMM on its own, the budget shrinks so that every thread gets a batch.
+  // Forward passes of at most batch_size texts and (beyond the first text) kMaxBatchTokens tokens: packed
+  // batches have no padding, so how texts are grouped never changes the outputs, only the activation
+  // memory and how threads share the work. 512 tokens keep a layer's activations in L2 (e.g. QKV: 512 x
+  // 1152 floats for MiniLM) and give the threads several batches to share. Measured against 16384 on the
+  // MiniLM shape, batch 32: +3-17 % for int8, +2-8 % bf16, 0-5 % fp32 (the most with 2 threads);
+  // MPNet-base int8 +5-10 %, fp32 equal.
   std::vector<BatchRange> plan_batches(const std::vector<std::size_t>& order, const std::vector<Encoding>& encodings,
                                        std::size_t batch_size) const {
-    constexpr std::size_t kMaxBatchTokens = 16384, kMinTokensPerThread = 512;
-    auto cut = [&](std::size_t budget) {
-      std::vector<BatchRange> out;
-      for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
-        std::size_t tokens = 0;
-        end = start;
-        while (end < order.size() && end - start < batch_size &&
-               (end == start || tokens + encodings[order[end]].length() <= budget))
-          tokens += encodings[order[end++]].length();
-        out.push_back({start, end});
-      }
-      return out;
-    };
-    auto batches = cut(kMaxBatchTokens);
-    const auto t = static_cast<std::size_t>(threads);
-    if (t > 1 && batches.size() < t) {
-      std::size_t total = 0;
-      for (const auto& e : encodings) total += e.length();
-      if (total >= t * kMinTokensPerThread) batches = cut((total + t - 1) / t);
+    constexpr std::size_t kMaxBatchTokens = 512;
+    std::vector<BatchRange> batches;
+    for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
+      std::size_t tokens = 0;
+      end = start;
+      while (end < order.size() && end - start < batch_size &&
+             (end == start || tokens + encodings[order[end]].length() <= kMaxBatchTokens))
+        tokens += encodings[order[end++]].length();
+      batches.push_back({start, end});
     }
     return batches;
   }
