@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -111,6 +112,16 @@ struct Linear::Impl {
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
     bool fused_act = false;
+    uint64_t id = 0;  // unique over the process: keys the per-thread argument sets (bound_args)
+  };
+
+  // A primitive's execute() arguments as memory objects over caller-owned buffers, built once per
+  // (primitive, thread) and re-pointed at each call's buffers: creating them (and the argument map) at
+  // every call allocated and queried descriptors, ~5 % of a batch-1 encode.
+  struct BoundArgs {
+    dnnl::memory src, dst, scratch;
+    std::size_t scratch_bytes = 0;
+    std::unordered_map<int, dnnl::memory> args;
   };
 
   Precision precision = Precision::FP32;
@@ -164,7 +175,8 @@ struct Linear::Impl {
     }
     bool fused = false;
     auto pd = make_pd(static_cast<dnnl::memory::dim>(rows), weights_md, act, &fused);
-    auto p = std::make_shared<Prim>(Prim{pd, dnnl::matmul(pd), fused});
+    static std::atomic<uint64_t> next_id{1};
+    auto p = std::make_shared<Prim>(Prim{pd, dnnl::matmul(pd), fused, next_id++});
     std::lock_guard<std::mutex> lock(mutex);
     if (cache.size() > 512) cache.clear();  // bounded: batch shapes vary
     cache.emplace(key, p);
@@ -210,23 +222,38 @@ struct Linear::Impl {
     stream.wait();
   }
 
+  // This thread's argument set for primitive p. Entries are never shared between threads; those of
+  // primitives that no longer exist are dropped wholesale when the set grows large (ids are never reused,
+  // and the memory objects only point at buffers, they own none).
+  BoundArgs& bound_args(const Prim& p) {
+    thread_local std::unordered_map<uint64_t, BoundArgs> per_thread;
+    auto it = per_thread.find(p.id);
+    if (it != per_thread.end()) return it->second;
+    if (per_thread.size() >= 4096) per_thread.clear();
+    auto& eng = cpu_engine();
+    BoundArgs b;
+    b.src = dnnl::memory(p.pd.src_desc(), eng, DNNL_MEMORY_NONE);
+    b.dst = dnnl::memory(p.pd.dst_desc(), eng, DNNL_MEMORY_NONE);
+    b.scratch = dnnl::memory(p.pd.scratchpad_desc(), eng, DNNL_MEMORY_NONE);
+    b.scratch_bytes = p.pd.scratchpad_desc().get_size();
+    b.args = {{DNNL_ARG_SRC, b.src},
+              {DNNL_ARG_DST, b.dst},
+              {DNNL_ARG_WEIGHTS, dnnl::memory(weights_md, eng, weights.get_data_handle())},
+              {DNNL_ARG_SCRATCHPAD, b.scratch}};
+    if (precision != Precision::INT8 && !bias.empty())
+      b.args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.pd.bias_desc(), eng, const_cast<float*>(bias.data())));
+    return per_thread.emplace(p.id, std::move(b)).first->second;
+  }
+
   // Runs the matmul primitive for `rows` rows: src / dst are this precision's input and output buffers.
   void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act) {
     auto p = get(rows, act);
-    auto& eng = cpu_engine();
-    Workspace& ws = thread_workspace();
-    dnnl::memory scratch(p->pd.scratchpad_desc(), eng,
-                         ws.buffer(Workspace::kGemmScratch, p->pd.scratchpad_desc().get_size()));
-    std::unordered_map<int, dnnl::memory> args;
-    args.reserve(5);
-    args.emplace(DNNL_ARG_SRC, dnnl::memory(p->pd.src_desc(), eng, src));
-    args.emplace(DNNL_ARG_DST, dnnl::memory(p->pd.dst_desc(), eng, dst));
-    if (precision != Precision::INT8 && !bias.empty())
-      args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, bias.data()));
-    args.emplace(DNNL_ARG_WEIGHTS, weights);
-    args.emplace(DNNL_ARG_SCRATCHPAD, scratch);
+    BoundArgs& b = bound_args(*p);
+    b.src.set_data_handle(src);
+    b.dst.set_data_handle(dst);
+    b.scratch.set_data_handle(thread_workspace().buffer(Workspace::kGemmScratch, b.scratch_bytes));
     auto& stream = thread_stream();
-    p->prim.execute(stream, args);
+    p->prim.execute(stream, b.args);
     stream.wait();
     *fused_act = p->fused_act;
   }
