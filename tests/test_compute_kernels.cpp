@@ -90,8 +90,12 @@ TEST(ComputeKernels, LayerNormAndSoftmax) {
     const std::size_t rows = 5;
     auto x = random_vector(rows * dim, 3, 4.0f), res = random_vector(rows * dim, 4), g = random_vector(dim, 6),
          b = random_vector(dim, 7);
-    auto y = x;
+    // Without a residual: the same rows with the residual already added.
+    auto y = x, y_added = x;
+    for (std::size_t i = 0; i < y_added.size(); ++i) y_added[i] += res[i];
     embed::compute::add_layer_norm(y.data(), res.data(), rows, dim, g.data(), b.data(), 1e-12f);
+    embed::compute::add_layer_norm(y_added.data(), nullptr, rows, dim, g.data(), b.data(), 1e-12f);
+    for (std::size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y_added[i], y[i]) << "dim " << dim << " at " << i;
     for (std::size_t r = 0; r < rows; ++r) {
       double mean = 0, var = 0;
       for (std::size_t j = 0; j < dim; ++j) mean += double(x[r * dim + j]) + res[r * dim + j];

@@ -6,6 +6,14 @@
 
 #include <cstddef>
 
+// GCC 12 reports `__Y` "used uninitialized" inside many AVX-512 intrinsics (they start from
+// _mm512_undefined_ps()) once inlined into a kernel: a false positive, as every lane is written. The
+// hand-written kernels sit between these two markers.
+#define EMBED_AVX512_KERNELS_BEGIN                                   \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"") \
+      _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define EMBED_AVX512_KERNELS_END _Pragma("GCC diagnostic pop")
+
 namespace embed::compute::avx512 {
 
 // The lanes of a 16-wide step that lie inside a row with `remaining` values left (all 16 when >= 16).

@@ -103,11 +103,7 @@ __attribute__((target("avx512f"))) void softmax_columns_avx512(float* st, std::s
   }
 }
 
-// GCC 12's unmasked shuffle intrinsics start from _mm512_undefined_ps(), which it then reports as
-// uninitialized where it inlines them (a false positive: every lane is written).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+EMBED_AVX512_KERNELS_BEGIN
 // dst[c][r] = src[r][c] for a 16 x 16 tile (rows ld / ld_dst apart); rows r >= rows read as zeros.
 // In-register shuffles: gathers, the obvious alternative, are several times slower on AMD cores.
 __attribute__((target("avx512f"))) void transpose_tile16(const float* src, std::size_t ld, std::size_t rows,
@@ -171,7 +167,7 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   for (; i + 4 <= n; i += 4) pv_rows<4>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
   for (; i < n; ++i) pv_rows<1>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
 }
-#pragma GCC diagnostic pop
+EMBED_AVX512_KERNELS_END
 #endif
 
 std::size_t head_scratch_floats(const AttentionArgs& a) {
@@ -206,8 +202,7 @@ void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
 void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size_t dim, const float* gamma,
                     const float* beta, float eps) {
   parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
-    for (std::size_t r = b; r < e; ++r)
-      kernels::add_layer_norm_row(x + r * dim, residual ? residual + r * dim : nullptr, dim, gamma, beta, eps);
+    kernels::add_layer_norm_rows(x + b * dim, residual ? residual + b * dim : nullptr, e - b, dim, gamma, beta, eps);
   });
 }
 
