@@ -104,12 +104,14 @@ __attribute__((target("avx512f"))) void softmax_columns_avx512(float* st, std::s
 }
 
 EMBED_AVX512_KERNELS_BEGIN
-// dst[c][r] = src[r][c] for a 16 x 16 tile (rows ld / ld_dst apart); rows r >= rows read as zeros.
-// In-register shuffles: gathers, the obvious alternative, are several times slower on AMD cores.
+// dst[c][r] = src[r][c] for a 16 x 16 tile (rows ld / ld_dst apart); rows r >= rows and columns
+// c >= cols read as zeros (and are not read).
 __attribute__((target("avx512f"))) void transpose_tile16(const float* src, std::size_t ld, std::size_t rows,
-                                                         float* dst, std::size_t ld_dst) {
+                                                         std::size_t cols, float* dst, std::size_t ld_dst) {
+  const __mmask16 col_mask = avx512::tail_mask(cols);
   __m512 r[16], t[16];
-  for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
+  for (std::size_t i = 0; i < 16; ++i)
+    r[i] = i < rows ? _mm512_maskz_loadu_ps(col_mask, src + i * ld) : _mm512_setzero_ps();
   // Interleave pairs of rows (32-bit), then pairs of pairs (64-bit): t[4g + c] holds, in 128-bit lane l,
   // column 4l + c of rows 4g .. 4g+3.
   for (int i = 0; i < 16; i += 2) {
@@ -134,6 +136,21 @@ __attribute__((target("avx512f"))) void transpose_tile16(const float* src, std::
   }
 }
 
+// st[key][i] += bias[i][key] for an n x n bias (queries as rows), in 16 x 16 tiles.
+__attribute__((target("avx512f"))) void add_bias_transposed(const float* bias, std::size_t n, float* st,
+                                                            std::size_t ld_s) {
+  alignas(64) float tile[16 * 16];
+  for (std::size_t i0 = 0; i0 < n; i0 += 16)
+    for (std::size_t k0 = 0; k0 < n; k0 += 16) {
+      const std::size_t keys = std::min<std::size_t>(16, n - k0);
+      transpose_tile16(bias + i0 * n + k0, n, std::min<std::size_t>(16, n - i0), keys, tile, 16);
+      for (std::size_t c = 0; c < keys; ++c) {
+        float* row = st + (k0 + c) * ld_s + i0;
+        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), _mm512_load_ps(tile + c * 16)));
+      }
+    }
+}
+
 // One head with AVX-512 register-blocked kernels (head_dim a multiple of 16). The scores are computed
 // transposed (keys as rows, queries as lanes) so that the softmax needs no horizontal reductions.
 // scratch: see its size below.
@@ -150,16 +167,12 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   // Queries past n are zero columns (their scores are never used).
   for (std::size_t i0 = 0; i0 < n; i0 += 16)
     for (std::size_t c0 = 0; c0 < d; c0 += 16)
-      transpose_tile16(q + i0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - i0), qt + c0 * n_pad + i0, n_pad);
+      transpose_tile16(q + i0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - i0), 16, qt + c0 * n_pad + i0, n_pad);
   std::size_t j = 0;
   for (; j + 8 <= n; j += 8) dot_rows<8>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
   for (; j + 4 <= n; j += 4) dot_rows<4>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
   for (; j < n; ++j) dot_rows<1>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
-  if (a.bias) {
-    const float* bias = a.bias + h * n * n;  // [query][key]
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t key = 0; key < n; ++key) st[key * ld_s + i] += bias[i * n + key];
-  }
+  if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_avx512(st, n, n_pad, ld_s);
   float* out = a.out + h * d;
   std::size_t i = 0;
