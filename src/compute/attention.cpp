@@ -1,0 +1,245 @@
+// Scaled dot-product attention (declared in ops.hpp): AVX-512 register-blocked kernels per head, with
+// OpenBLAS for CPUs without AVX-512.
+#include <cblas.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "compute/avx512_math.hpp"
+#include "compute/kernels.hpp"
+#include "compute/ops.hpp"
+#include "compute/threads.hpp"
+#include "compute/workspace.hpp"
+
+namespace embed::compute {
+
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EMBED_HAVE_AVX512_ATTENTION 1
+
+bool cpu_has_avx512f() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
+// out[r][c0 .. c0+16*NV) = scale * x_r . y_c for R rows x_r (`ld` floats apart) against columns of yt
+// ([d][ld_t], y transposed); out rows ld_out apart.
+template <int R, int NV>
+__attribute__((target("avx512f"))) inline void dot_block(const float* x, std::size_t ld, const float* yt,
+                                                         std::size_t ld_t, std::size_t d, std::size_t c0, float scale,
+                                                         float* out, std::size_t ld_out) {
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (std::size_t k = 0; k < d; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(yt + k * ld_t + c0 + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(x[r * ld + k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * v, _mm512_mul_ps(acc[r][v], sc));
+}
+
+// out[r][c0 .. c0+16*NV) = sum_j pt[j][r] v[j][c0 ..] for R query rows; pt is the probabilities transposed
+// (keys as rows, ld_p apart).
+template <int R, int NV>
+__attribute__((target("avx512f"))) inline void pv_block(const float* pt, std::size_t ld_p, std::size_t n,
+                                                        const float* v, std::size_t ld, std::size_t c0, float* out,
+                                                        std::size_t ld_out) {
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_setzero_ps();
+  for (std::size_t j = 0; j < n; ++j) {
+    __m512 b[NV];
+    for (int w = 0; w < NV; ++w) b[w] = _mm512_loadu_ps(v + j * ld + c0 + 16 * w);
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(pt[j * ld_p + r]);
+      for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_fmadd_ps(a, b[w], acc[r][w]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < NV; ++w) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * w, acc[r][w]);
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void dot_rows(const float* x, std::size_t ld, const float* yt, std::size_t ld_t,
+                                                 std::size_t d, float scale, float* out, std::size_t ld_out) {
+  std::size_t c0 = 0;
+  for (; c0 + 32 <= ld_t; c0 += 32) dot_block<R, 2>(x, ld, yt, ld_t, d, c0, scale, out, ld_out);
+  if (c0 < ld_t) dot_block<R, 1>(x, ld, yt, ld_t, d, c0, scale, out, ld_out);
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void pv_rows(const float* pt, std::size_t ld_p, std::size_t n, const float* v,
+                                                std::size_t ld, std::size_t d, float* out, std::size_t ld_out) {
+  std::size_t c0 = 0;
+  for (; c0 + 32 <= d; c0 += 32) pv_block<R, 2>(pt, ld_p, n, v, ld, c0, out, ld_out);
+  if (c0 < d) pv_block<R, 1>(pt, ld_p, n, v, ld, c0, out, ld_out);
+}
+
+// Softmax over the keys of transposed scores st (n key rows of n_pad queries, ld_s apart): each 16-lane
+// column strip holds 16 queries, so max, sum and normalization are lane-wise over the key rows, with no
+// horizontal reductions (which dominate a row-wise softmax of short sequences).
+__attribute__((target("avx512f"))) void softmax_columns_avx512(float* st, std::size_t n, std::size_t n_pad,
+                                                               std::size_t ld_s) {
+  for (std::size_t i0 = 0; i0 < n_pad; i0 += 16) {
+    float* col = st + i0;
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    for (std::size_t j = 0; j < n; ++j) m = _mm512_max_ps(m, _mm512_loadu_ps(col + j * ld_s));
+    __m512 sum = _mm512_setzero_ps();
+    for (std::size_t j = 0; j < n; ++j) {
+      const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_loadu_ps(col + j * ld_s), m));
+      _mm512_storeu_ps(col + j * ld_s, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+    for (std::size_t j = 0; j < n; ++j)
+      _mm512_storeu_ps(col + j * ld_s, _mm512_mul_ps(_mm512_loadu_ps(col + j * ld_s), inv));
+  }
+}
+
+EMBED_AVX512_KERNELS_BEGIN
+// dst[c][r] = src[r][c] for a 16 x 16 tile (rows ld / ld_dst apart); rows r >= rows and columns
+// c >= cols read as zeros (and are not read).
+__attribute__((target("avx512f"))) void transpose_tile16(const float* src, std::size_t ld, std::size_t rows,
+                                                         std::size_t cols, float* dst, std::size_t ld_dst) {
+  const __mmask16 col_mask = avx512::tail_mask(cols);
+  __m512 r[16], t[16];
+  for (std::size_t i = 0; i < 16; ++i)
+    r[i] = i < rows ? _mm512_maskz_loadu_ps(col_mask, src + i * ld) : _mm512_setzero_ps();
+  // Interleave pairs of rows (32-bit), then pairs of pairs (64-bit): t[4g + c] holds, in 128-bit lane l,
+  // column 4l + c of rows 4g .. 4g+3.
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {
+    const __m512 a0 = t[4 * g], a1 = t[4 * g + 1], a2 = t[4 * g + 2], a3 = t[4 * g + 3];
+    r[4 * g] = _mm512_shuffle_ps(a0, a2, 0x44);
+    r[4 * g + 1] = _mm512_shuffle_ps(a0, a2, 0xEE);
+    r[4 * g + 2] = _mm512_shuffle_ps(a1, a3, 0x44);
+    r[4 * g + 3] = _mm512_shuffle_ps(a1, a3, 0xEE);
+  }
+  // Gather lane l of the four row groups into output column 4l + c.
+  for (int c = 0; c < 4; ++c) {
+    const __m512 e = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88), f = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+    const __m512 g = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88), h = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    _mm512_storeu_ps(dst + c * ld_dst, _mm512_shuffle_f32x4(e, g, 0x88));
+    _mm512_storeu_ps(dst + (4 + c) * ld_dst, _mm512_shuffle_f32x4(f, h, 0x88));
+    _mm512_storeu_ps(dst + (8 + c) * ld_dst, _mm512_shuffle_f32x4(e, g, 0xDD));
+    _mm512_storeu_ps(dst + (12 + c) * ld_dst, _mm512_shuffle_f32x4(f, h, 0xDD));
+  }
+}
+
+// st[key][i] += bias[i][key] for an n x n bias (queries as rows), in 16 x 16 tiles.
+__attribute__((target("avx512f"))) void add_bias_transposed(const float* bias, std::size_t n, float* st,
+                                                            std::size_t ld_s) {
+  alignas(64) float tile[16 * 16];
+  for (std::size_t i0 = 0; i0 < n; i0 += 16)
+    for (std::size_t k0 = 0; k0 < n; k0 += 16) {
+      const std::size_t keys = std::min<std::size_t>(16, n - k0);
+      transpose_tile16(bias + i0 * n + k0, n, std::min<std::size_t>(16, n - i0), keys, tile, 16);
+      for (std::size_t c = 0; c < keys; ++c) {
+        float* row = st + (k0 + c) * ld_s + i0;
+        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), _mm512_load_ps(tile + c * 16)));
+      }
+    }
+}
+
+// One head with AVX-512 register-blocked kernels (head_dim a multiple of 16). The scores are computed
+// transposed (keys as rows, queries as lanes) so that the softmax needs no horizontal reductions.
+// scratch: see its size below.
+__attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArgs& a, std::size_t h, float* scratch) {
+  const std::size_t n = a.len, d = a.head_dim, n_pad = (n + 15) / 16 * 16;
+  const float* q = a.q + h * d;
+  const float* k = a.k + h * d;
+  const float* v = a.v + h * d;
+  float* qt = scratch;          // [d][n_pad]: Q_h transposed
+  // [n][ld_s]: st[j][i] = scale * k_j . q_i, then the probabilities. Rows one cache line longer than
+  // n_pad: at power-of-two strides the column walks of the softmax and P V would hit only a few L1 sets.
+  const std::size_t ld_s = n_pad + 16;
+  float* st = qt + d * n_pad;
+  // Queries past n are zero columns (their scores are never used).
+  for (std::size_t i0 = 0; i0 < n; i0 += 16)
+    for (std::size_t c0 = 0; c0 < d; c0 += 16)
+      transpose_tile16(q + i0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - i0), 16, qt + c0 * n_pad + i0, n_pad);
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) dot_rows<8>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
+  for (; j + 4 <= n; j += 4) dot_rows<4>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
+  for (; j < n; ++j) dot_rows<1>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
+  if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
+  softmax_columns_avx512(st, n, n_pad, ld_s);
+  float* out = a.out + h * d;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) pv_rows<8>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+  for (; i + 4 <= n; i += 4) pv_rows<4>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+  for (; i < n; ++i) pv_rows<1>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+}
+EMBED_AVX512_KERNELS_END
+#endif
+
+std::size_t head_scratch_floats(const AttentionArgs& a) {
+  const std::size_t n_pad = (a.len + 15) / 16 * 16;
+  return a.head_dim * n_pad + a.len * (n_pad + 16);  // >= len * len, what the fallback below needs
+}
+
+// One head of one sequence: out_h = softmax(scale * q_h k_h^T + bias_h) v_h.
+void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
+#ifdef EMBED_HAVE_AVX512_ATTENTION
+  if (a.head_dim % 16 == 0 && cpu_has_avx512f()) return attention_head_avx512(a, h, scores);
+#endif
+  const int n = static_cast<int>(a.len), d = static_cast<int>(a.head_dim);
+  const float* q = a.q + h * a.head_dim;
+  const float* k = a.k + h * a.head_dim;
+  const float* v = a.v + h * a.head_dim;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, a.scale, q, static_cast<int>(a.ld), k,
+              static_cast<int>(a.ld), 0.0f, scores, n);
+  const float* bias = a.bias ? a.bias + h * a.len * a.len : nullptr;
+  for (std::size_t i = 0; i < a.len; ++i) {
+    float* row = scores + i * a.len;
+    if (bias)
+      for (std::size_t j = 0; j < a.len; ++j) row[j] += bias[i * a.len + j];
+    kernels::scaled_softmax_row(row, a.len, 1.0f);
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.0f, scores, n, v, static_cast<int>(a.ld), 0.0f,
+              a.out + h * a.head_dim, static_cast<int>(a.ld_out));
+}
+
+}  // namespace
+
+void attention(const AttentionArgs& a, std::vector<float>& scratch) {
+  if (a.len == 0) return;
+  if (current_threads() <= 1 || a.heads == 1) {
+    scratch.resize(head_scratch_floats(a));
+    for (std::size_t h = 0; h < a.heads; ++h) attention_head(a, h, scratch.data());
+    return;
+  }
+  parallel_for(a.heads, 1, [&](std::size_t b, std::size_t e, int) {
+    float* scores = thread_workspace().floats(Workspace::kAttention, head_scratch_floats(a));
+    for (std::size_t h = b; h < e; ++h) attention_head(a, h, scores);
+  });
+}
+
+void attention_packed(const PackedAttentionArgs& a) {
+  const std::size_t nseq = a.sequences, items = nseq * a.heads;
+  // Work items (sequence, head), longest sequences first so the threads finish together.
+  parallel_for(items, 1, [&](std::size_t b, std::size_t e, int) {
+    Workspace& ws = thread_workspace();
+    for (std::size_t i = b; i < e; ++i) {
+      const std::size_t s = i / a.heads, h = i % a.heads;
+      const std::size_t off = a.offsets[s], len = a.offsets[s + 1] - off;
+      if (len == 0) continue;
+      AttentionArgs one{a.q + off * a.ld, a.k + off * a.ld, a.v + off * a.ld, a.ld, len, a.heads, a.head_dim,
+                        a.scale, nullptr, a.out + off * a.ld_out, a.ld_out};
+      attention_head(one, h, ws.floats(Workspace::kAttention, head_scratch_floats(one)));
+    }
+  });
+}
+
+}  // namespace embed::compute
