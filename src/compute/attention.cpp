@@ -1,10 +1,11 @@
-// Scaled dot-product attention (declared in ops.hpp): AVX-512 register-blocked kernels per head, with
-// OpenBLAS for CPUs without AVX-512.
+// Scaled dot-product attention (declared in ops.hpp): AVX-512 register-blocked kernels per head (fp32, or
+// bf16 products for reduced-precision models), with OpenBLAS for CPUs without AVX-512.
 #include <cblas.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "compute/avx512_math.hpp"
 #include "compute/kernels.hpp"
@@ -83,6 +84,20 @@ __attribute__((target("avx512f"))) void pv_rows(const float* pt, std::size_t ld_
   if (c0 < d) pv_block<R, 1>(pt, ld_p, n, v, ld, c0, out, ld_out);
 }
 
+// One 16-query column strip of transposed scores (n key rows, ld_s apart): replaces each score by
+// exp(score - the strip's max) and returns 1 / (sum of the exponentials), lane-wise.
+__attribute__((target("avx512f"))) inline __m512 exp_column_strip(float* col, std::size_t n, std::size_t ld_s) {
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  for (std::size_t j = 0; j < n; ++j) m = _mm512_max_ps(m, _mm512_loadu_ps(col + j * ld_s));
+  __m512 sum = _mm512_setzero_ps();
+  for (std::size_t j = 0; j < n; ++j) {
+    const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_loadu_ps(col + j * ld_s), m));
+    _mm512_storeu_ps(col + j * ld_s, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  return _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+}
+
 // Softmax over the keys of transposed scores st (n key rows of n_pad queries, ld_s apart): each 16-lane
 // column strip holds 16 queries, so max, sum and normalization are lane-wise over the key rows, with no
 // horizontal reductions (which dominate a row-wise softmax of short sequences).
@@ -90,15 +105,7 @@ __attribute__((target("avx512f"))) void softmax_columns_avx512(float* st, std::s
                                                                std::size_t ld_s) {
   for (std::size_t i0 = 0; i0 < n_pad; i0 += 16) {
     float* col = st + i0;
-    __m512 m = _mm512_set1_ps(-INFINITY);
-    for (std::size_t j = 0; j < n; ++j) m = _mm512_max_ps(m, _mm512_loadu_ps(col + j * ld_s));
-    __m512 sum = _mm512_setzero_ps();
-    for (std::size_t j = 0; j < n; ++j) {
-      const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_loadu_ps(col + j * ld_s), m));
-      _mm512_storeu_ps(col + j * ld_s, e);
-      sum = _mm512_add_ps(sum, e);
-    }
-    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+    const __m512 inv = exp_column_strip(col, n, ld_s);
     for (std::size_t j = 0; j < n; ++j)
       _mm512_storeu_ps(col + j * ld_s, _mm512_mul_ps(_mm512_loadu_ps(col + j * ld_s), inv));
   }
@@ -181,17 +188,159 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   for (; i + 4 <= n; i += 4) pv_rows<4>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
   for (; i < n; ++i) pv_rows<1>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
 }
+
+// ---- bf16 products (models running in bf16 or int8; CPUs with AVX512-BF16) ---------------------------
+// The same algorithm with both matrix products in VDPBF16PS: each 32-bit lane holds a pair of bf16 values
+// along the summed dimension (head dims for Q K^T, keys for P V), multiplied pairwise and accumulated in
+// fp32: half the instructions of the fp32 kernels. Softmax stays fp32.
+#define EMBED_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
+// 32-bit lanes bf16(lo[c]) | bf16(hi[c]) << 16 (round to nearest even).
+EMBED_BF16_TARGET inline __m512i bf16_pairs16(__m512 lo, __m512 hi) {
+  const __m256bh l = _mm512_cvtneps_pbh(lo), h = _mm512_cvtneps_pbh(hi);
+  return _mm512_or_si512(_mm512_cvtepu16_epi32(reinterpret_cast<const __m256i&>(l)),
+                         _mm512_slli_epi32(_mm512_cvtepu16_epi32(reinterpret_cast<const __m256i&>(h)), 16));
+}
+
+// Rows x[i][0, d) (ld floats apart) as bf16 rows y[i][0, d), packed: word c of a row is the pair of dims
+// (2c, 2c + 1), as the dot products below want them.
+EMBED_BF16_TARGET void rows_to_bf16(const float* x, std::size_t ld, std::size_t n, std::size_t d, uint16_t* y) {
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t c0 = 0; c0 < d; c0 += 16) {
+      const __m256bh b = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i * ld + c0));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i * d + c0), reinterpret_cast<const __m256i&>(b));
+    }
+}
+
+// Value rows paired along the keys: y[j2][c] = bf16(v[2 j2][c]) | bf16(v[2 j2 + 1][c]) << 16, zero past n.
+EMBED_BF16_TARGET void value_pairs(const float* v, std::size_t ld, std::size_t n, std::size_t d, uint32_t* y) {
+  for (std::size_t j2 = 0; 2 * j2 < n; ++j2)
+    for (std::size_t c0 = 0; c0 < d; c0 += 16) {
+      const __m512 lo = _mm512_loadu_ps(v + 2 * j2 * ld + c0);
+      const __m512 hi = 2 * j2 + 1 < n ? _mm512_loadu_ps(v + (2 * j2 + 1) * ld + c0) : _mm512_setzero_ps();
+      _mm512_storeu_si512(y + j2 * d + c0, bf16_pairs16(lo, hi));
+    }
+}
+
+// dot_block over bf16 pairs: x rows of dw pair words, yt [dw][ld_t] pair words.
+template <int R, int NV>
+EMBED_BF16_TARGET inline void dot_block_bf16(const uint32_t* x, std::size_t ld, const uint32_t* yt, std::size_t ld_t,
+                                             std::size_t dw, std::size_t c0, float scale, float* out,
+                                             std::size_t ld_out) {
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (std::size_t k = 0; k < dw; ++k) {
+    __m512bh b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = (__m512bh)_mm512_loadu_si512(yt + k * ld_t + c0 + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(x[r * ld + k]));
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
+    }
+  }
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * v, _mm512_mul_ps(acc[r][v], sc));
+}
+
+template <int R>
+EMBED_BF16_TARGET void dot_rows_bf16(const uint32_t* x, std::size_t ld, const uint32_t* yt, std::size_t ld_t,
+                                     std::size_t dw, float scale, float* out, std::size_t ld_out) {
+  std::size_t c0 = 0;
+  for (; c0 + 32 <= ld_t; c0 += 32) dot_block_bf16<R, 2>(x, ld, yt, ld_t, dw, c0, scale, out, ld_out);
+  if (c0 < ld_t) dot_block_bf16<R, 1>(x, ld, yt, ld_t, dw, c0, scale, out, ld_out);
+}
+
+// pv_block over bf16 pairs: pt [n2][ld_p] probability pairs (keys 2 j2, 2 j2 + 1), v2 [n2][d] value pairs.
+template <int R, int NV>
+EMBED_BF16_TARGET inline void pv_block_bf16(const uint32_t* pt, std::size_t ld_p, std::size_t n2, const uint32_t* v2,
+                                            std::size_t d, std::size_t c0, float* out, std::size_t ld_out) {
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_setzero_ps();
+  for (std::size_t j2 = 0; j2 < n2; ++j2) {
+    __m512bh b[NV];
+    for (int w = 0; w < NV; ++w) b[w] = (__m512bh)_mm512_loadu_si512(v2 + j2 * d + c0 + 16 * w);
+    for (int r = 0; r < R; ++r) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(pt[j2 * ld_p + r]));
+      for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_dpbf16_ps(acc[r][w], a, b[w]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < NV; ++w) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * w, acc[r][w]);
+}
+
+template <int R>
+EMBED_BF16_TARGET void pv_rows_bf16(const uint32_t* pt, std::size_t ld_p, std::size_t n2, const uint32_t* v2,
+                                    std::size_t d, float* out, std::size_t ld_out) {
+  std::size_t c0 = 0;
+  for (; c0 + 32 <= d; c0 += 32) pv_block_bf16<R, 2>(pt, ld_p, n2, v2, d, c0, out, ld_out);
+  if (c0 < d) pv_block_bf16<R, 1>(pt, ld_p, n2, v2, d, c0, out, ld_out);
+}
+
+// softmax_columns_avx512, the probabilities then written as bf16 pairs along the keys: row j2 of st
+// becomes the words p[2 j2] | p[2 j2 + 1] << 16 (in place: row j2 is written after rows 2 j2 and
+// 2 j2 + 1 of the same strip were read).
+EMBED_BF16_TARGET void softmax_columns_bf16_pairs(float* st, std::size_t n, std::size_t n_pad, std::size_t ld_s) {
+  for (std::size_t i0 = 0; i0 < n_pad; i0 += 16) {
+    float* col = st + i0;
+    const __m512 inv = exp_column_strip(col, n, ld_s);
+    for (std::size_t j2 = 0; 2 * j2 < n; ++j2) {
+      const __m512 lo = _mm512_mul_ps(_mm512_loadu_ps(col + 2 * j2 * ld_s), inv);
+      const __m512 hi = 2 * j2 + 1 < n ? _mm512_mul_ps(_mm512_loadu_ps(col + (2 * j2 + 1) * ld_s), inv)
+                                       : _mm512_setzero_ps();
+      _mm512_storeu_si512(col + j2 * ld_s, bf16_pairs16(lo, hi));
+    }
+  }
+}
+
+// attention_head_avx512 with bf16 products (head_dim a multiple of 32).
+EMBED_BF16_TARGET void attention_head_bf16(const AttentionArgs& a, std::size_t h, float* scratch) {
+  const std::size_t n = a.len, d = a.head_dim, dw = d / 2, n2 = (n + 1) / 2, n_pad = (n + 15) / 16 * 16;
+  const std::size_t ld_s = n_pad + 16;
+  auto* qt2 = reinterpret_cast<uint32_t*>(scratch);  // [dw][n_pad]: Q_h in bf16 pairs, transposed
+  float* st = scratch + dw * n_pad;                   // [n][ld_s]: scores, then probability pairs
+  auto* rows = reinterpret_cast<uint32_t*>(st + n * ld_s);  // [n][dw]: Q_h, then K_h, in bf16 pairs
+  uint32_t* v2 = rows + n * dw;                              // [n2][d]: V_h pairs along the keys
+  rows_to_bf16(a.q + h * d, a.ld, n, d, reinterpret_cast<uint16_t*>(rows));
+  for (std::size_t i0 = 0; i0 < n; i0 += 16)
+    for (std::size_t c0 = 0; c0 < dw; c0 += 16)  // pair words move as 32-bit values: same tiles as floats
+      transpose_tile16(reinterpret_cast<const float*>(rows + i0 * dw + c0), dw, std::min<std::size_t>(16, n - i0), 16,
+                       reinterpret_cast<float*>(qt2 + c0 * n_pad + i0), n_pad);
+  rows_to_bf16(a.k + h * d, a.ld, n, d, reinterpret_cast<uint16_t*>(rows));
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) dot_rows_bf16<8>(rows + j * dw, dw, qt2, n_pad, dw, a.scale, st + j * ld_s, ld_s);
+  for (; j + 4 <= n; j += 4) dot_rows_bf16<4>(rows + j * dw, dw, qt2, n_pad, dw, a.scale, st + j * ld_s, ld_s);
+  for (; j < n; ++j) dot_rows_bf16<1>(rows + j * dw, dw, qt2, n_pad, dw, a.scale, st + j * ld_s, ld_s);
+  if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
+  softmax_columns_bf16_pairs(st, n, n_pad, ld_s);
+  value_pairs(a.v + h * d, a.ld, n, d, v2);
+  const auto* pt = reinterpret_cast<const uint32_t*>(st);
+  float* out = a.out + h * d;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) pv_rows_bf16<8>(pt + i, ld_s, n2, v2, d, out + i * a.ld_out, a.ld_out);
+  for (; i + 4 <= n; i += 4) pv_rows_bf16<4>(pt + i, ld_s, n2, v2, d, out + i * a.ld_out, a.ld_out);
+  for (; i < n; ++i) pv_rows_bf16<1>(pt + i, ld_s, n2, v2, d, out + i * a.ld_out, a.ld_out);
+}
 EMBED_AVX512_KERNELS_END
 #endif
 
 std::size_t head_scratch_floats(const AttentionArgs& a) {
   const std::size_t n_pad = (a.len + 15) / 16 * 16;
-  return a.head_dim * n_pad + a.len * (n_pad + 16);  // >= len * len, what the fallback below needs
+  // The fp32 kernels use the first two terms, the bf16 ones less than all three, the fallback len * len.
+  return a.head_dim * n_pad + a.len * (n_pad + 16) + (a.len + 1) * a.head_dim;
 }
 
 // One head of one sequence: out_h = softmax(scale * q_h k_h^T + bias_h) v_h.
 void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
 #ifdef EMBED_HAVE_AVX512_ATTENTION
+  if (a.reduced_precision && a.head_dim % 32 == 0 && cpu_has_avx512_bf16()) return attention_head_bf16(a, h, scores);
   if (a.head_dim % 16 == 0 && cpu_has_avx512f()) return attention_head_avx512(a, h, scores);
 #endif
   const int n = static_cast<int>(a.len), d = static_cast<int>(a.head_dim);
@@ -236,7 +385,7 @@ void attention_packed(const PackedAttentionArgs& a) {
       const std::size_t off = a.offsets[s], len = a.offsets[s + 1] - off;
       if (len == 0) continue;
       AttentionArgs one{a.q + off * a.ld, a.k + off * a.ld, a.v + off * a.ld, a.ld, len, a.heads, a.head_dim,
-                        a.scale, nullptr, a.out + off * a.ld_out, a.ld_out};
+                        a.scale, nullptr, a.out + off * a.ld_out, a.ld_out, a.reduced_precision};
       attention_head(one, h, ws.floats(Workspace::kAttention, head_scratch_floats(one)));
     }
   });

@@ -28,6 +28,9 @@ struct AttentionArgs {
   const float* bias = nullptr;
   float* out;
   std::size_t ld_out;
+  // Both products may run with bf16 inputs (fp32 accumulation) where the CPU has AVX512-BF16: for models
+  // running in bf16 or int8. Softmax stays fp32; false keeps everything fp32 (the exact default).
+  bool reduced_precision = false;
 };
 // Heads run in parallel on the engine's threads (compute::current_threads()).
 void attention(const AttentionArgs& a, std::vector<float>& scratch);
@@ -46,6 +49,7 @@ struct PackedAttentionArgs {
   float scale;
   float* out;
   std::size_t ld_out;
+  bool reduced_precision = false;  // as in AttentionArgs
 };
 void attention_packed(const PackedAttentionArgs& a);
 

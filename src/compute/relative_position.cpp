@@ -57,7 +57,7 @@ void attention_packed_relative(const PackedAttentionArgs& a, const float* table,
       expand_head(table, h, max_len, len, bias.data());
       const std::size_t col = h * a.head_dim;
       attention({a.q + off * a.ld + col, a.k + off * a.ld + col, a.v + off * a.ld + col, a.ld, len, 1, a.head_dim,
-                 a.scale, bias.data(), a.out + off * a.ld_out + col, a.ld_out},
+                 a.scale, bias.data(), a.out + off * a.ld_out + col, a.ld_out, a.reduced_precision},
                 scratch);
     }
   });

@@ -74,7 +74,8 @@ class BertEncoder : public Encoder {
     for (const auto& L : layers_) {
       L.qkv.forward(out, T, buf.qkv);
       compute::attention_packed({buf.qkv, buf.qkv + H, buf.qkv + 2 * H, 3 * H, batch.offsets.data(),
-                                 batch.sequences(), heads_, head_dim, scale, buf.context, H});
+                                 batch.sequences(), heads_, head_dim, scale, buf.context, H,
+                                 L.qkv.precision() != Precision::FP32});
       L.rest.forward(buf, T, out);
     }
   }

@@ -227,7 +227,7 @@ class DebertaV2Encoder : public Encoder {
           }
           const std::size_t col = h * head_dim_;
           compute::attention({q + col, k + col, v + col, ld, n, 1, head_dim_, scale, head_bias,
-                              buf.context + off * H + col, H},
+                              buf.context + off * H + col, H, L.qkv.precision() != Precision::FP32},
                              attention_scratch);
         }
       });

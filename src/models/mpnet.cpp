@@ -94,7 +94,8 @@ class MPNetEncoder : public Encoder {
       L.qkv.forward(out, T, buf.qkv);
       // scores = q k^T / sqrt(head_dim) + relative position bias (the same for every layer)
       compute::attention_packed_relative({buf.qkv, buf.qkv + H, buf.qkv + 2 * H, 3 * H, batch.offsets.data(),
-                                          batch.sequences(), heads_, head_dim, scale, buf.context, H},
+                                          batch.sequences(), heads_, head_dim, scale, buf.context, H,
+                                          L.qkv.precision() != Precision::FP32},
                                          distance_bias_.data(), max_positions());
       L.rest.forward(buf, T, out);
     }
