@@ -1,7 +1,6 @@
 // compute kernels against straightforward double-precision references: attention (every path: AVX-512
 // head_dim % 16 == 0, generic otherwise, bf16 products; packed and per sequence; with bias), layer norm,
-// softmax, and
-// the reduced-precision paths' fast GELU, int8 row quantizer and bfloat16 conversion.
+// softmax, and the reduced-precision paths' fast GELU, int8 row quantizer and bfloat16 conversion.
 #include <gtest/gtest.h>
 
 #include <algorithm>
