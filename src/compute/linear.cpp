@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -115,13 +116,21 @@ struct Linear::Impl {
     uint64_t id = 0;  // unique over the process: keys the per-thread argument sets (bound_args)
   };
 
-  // A primitive's execute() arguments as memory objects over caller-owned buffers, built once per
-  // (primitive, thread) and re-pointed at each call's buffers: creating them (and the argument map) at
-  // every call allocated and queried descriptors, ~5 % of a batch-1 encode.
+  // A primitive's execute() arguments as memory objects over caller-owned buffers, built once and
+  // re-pointed at each call's buffers: creating them (and the argument map) at every call allocated and
+  // queried descriptors, ~5 % of a batch-1 encode. Each memory object holds ~1 KB of descriptor, so a
+  // thread keeps only the few most recently used per layer (a batch-1 stream has as many primitives as
+  // text lengths; one set per primitive grew the heap by 10 MB over the benchmark corpus).
   struct BoundArgs {
+    uint64_t prim_id = 0;  // the primitive these are for; 0: none yet
     dnnl::memory src, dst, scratch;
     std::size_t scratch_bytes = 0;
     std::unordered_map<int, dnnl::memory> args;
+  };
+  static constexpr std::size_t kBoundArgsPerLayer = 4;
+  struct RecentBoundArgs {
+    std::array<BoundArgs, kBoundArgsPerLayer> sets;
+    std::size_t next = 0;  // the set replaced next (round robin)
   };
 
   Precision precision = Precision::FP32;
@@ -222,16 +231,18 @@ struct Linear::Impl {
     stream.wait();
   }
 
-  // This thread's argument set for primitive p. Entries are never shared between threads; those of
-  // primitives that no longer exist are dropped wholesale when the set grows large (ids are never reused,
-  // and the memory objects only point at buffers, they own none).
+  // This thread's argument set for primitive p of this layer. Sets are never shared between threads. The
+  // per-thread table is keyed by layer address; a destroyed layer's sets are never matched again (primitive
+  // ids are not reused) and own no buffers, and the table is emptied if it ever grows large.
   BoundArgs& bound_args(const Prim& p) {
-    thread_local std::unordered_map<uint64_t, BoundArgs> per_thread;
-    auto it = per_thread.find(p.id);
-    if (it != per_thread.end()) return it->second;
+    thread_local std::unordered_map<const Impl*, RecentBoundArgs> per_thread;
     if (per_thread.size() >= 4096) per_thread.clear();
+    RecentBoundArgs& recent = per_thread[this];
+    for (BoundArgs& b : recent.sets)
+      if (b.prim_id == p.id) return b;
+    BoundArgs& b = recent.sets[recent.next++ % kBoundArgsPerLayer];
     auto& eng = cpu_engine();
-    BoundArgs b;
+    b.prim_id = p.id;
     b.src = dnnl::memory(p.pd.src_desc(), eng, DNNL_MEMORY_NONE);
     b.dst = dnnl::memory(p.pd.dst_desc(), eng, DNNL_MEMORY_NONE);
     b.scratch = dnnl::memory(p.pd.scratchpad_desc(), eng, DNNL_MEMORY_NONE);
@@ -242,7 +253,7 @@ struct Linear::Impl {
               {DNNL_ARG_SCRATCHPAD, b.scratch}};
     if (precision != Precision::INT8 && !bias.empty())
       b.args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.pd.bias_desc(), eng, const_cast<float*>(bias.data())));
-    return per_thread.emplace(p.id, std::move(b)).first->second;
+    return b;
   }
 
   // Runs the matmul primitive for `rows` rows: src / dst are this precision's input and output buffers.
