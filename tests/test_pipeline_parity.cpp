@@ -84,6 +84,25 @@ TEST_P(PipelineParity, EmbeddingAloneEqualsEmbeddingInMixedBatch) {
   }
 }
 
+// A call whose texts hold far more tokens than one forward pass takes (512) is cut into several passes:
+// every text still gets what it gets alone.
+TEST_P(PipelineParity, ForwardPassesCutByTokensEqualTextsAlone) {
+  std::vector<std::string> many;
+  std::size_t tokens = 0;
+  while (tokens < 4 * 512)
+    for (const auto& t : texts_) {
+      many.push_back(t);
+      tokens += model_->tokenize(t).ids.size();
+    }
+  auto together = model_->encode(many, {.batch_size = many.size()});
+  for (std::size_t i = 0; i < texts_.size(); ++i) {
+    auto alone = model_->encode(std::span<const std::string>(&texts_[i], 1));
+    for (std::size_t copy = i; copy < many.size(); copy += texts_.size())
+      for (std::size_t j = 0; j < together.cols; ++j)
+        ASSERT_NEAR(together.row(copy)[j], alone.data[j], 1e-5) << "text " << i << " copy " << copy << " dim " << j;
+  }
+}
+
 // Two threads each running whole batches (and a lone large batch split between threads) must give what one
 // thread gives on one batch: batching never changes the numbers.
 TEST_P(PipelineParity, BatchesOnSeveralThreadsEqualOneThread) {
