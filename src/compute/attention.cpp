@@ -25,21 +25,34 @@ bool cpu_has_avx512f() {
   return has;
 }
 
-// out[r][c0 .. c0+16*NV) = scale * x_r . y_c for R rows x_r (`ld` floats apart) against columns of yt
-// ([d][ld_t], y transposed); out rows ld_out apart.
+// A matrix read one element at a time (broadcast to all lanes): a(r, k) = p[r * row + k * step].
+template <typename T>
+struct Scalars {
+  const T* p;
+  std::size_t row, step;
+};
+// A matrix read 16 columns at a time, rows ld apart.
+template <typename T>
+struct Vectors {
+  const T* p;
+  std::size_t ld;
+};
+
+// out[r][c0 .. c0 + 16 NV) = scale * sum over k < depth of a(r, k) b[k][c0 ..], for R rows (out rows ld_out
+// apart). Both attention products are this kernel: the scores (a: K rows, b: Q transposed) and P V (a: the
+// probabilities transposed, b: V rows).
 template <int R, int NV>
-__attribute__((target("avx512f"))) inline void dot_block(const float* x, std::size_t ld, const float* yt,
-                                                         std::size_t ld_t, std::size_t d, std::size_t c0, float scale,
-                                                         float* out, std::size_t ld_out) {
+__attribute__((target("avx512f"))) inline void mul_block(Scalars<float> a, Vectors<float> b, std::size_t depth,
+                                                         std::size_t c0, float scale, float* out, std::size_t ld_out) {
   __m512 acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (std::size_t k = 0; k < d; ++k) {
-    __m512 b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(yt + k * ld_t + c0 + 16 * v);
+  for (std::size_t k = 0; k < depth; ++k) {
+    __m512 bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b.p + k * b.ld + c0 + 16 * v);
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(x[r * ld + k]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+      const __m512 av = _mm512_set1_ps(a.p[r * a.row + k * a.step]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
   }
   const __m512 sc = _mm512_set1_ps(scale);
@@ -47,41 +60,13 @@ __attribute__((target("avx512f"))) inline void dot_block(const float* x, std::si
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * v, _mm512_mul_ps(acc[r][v], sc));
 }
 
-// out[r][c0 .. c0+16*NV) = sum_j pt[j][r] v[j][c0 ..] for R query rows; pt is the probabilities transposed
-// (keys as rows, ld_p apart).
-template <int R, int NV>
-__attribute__((target("avx512f"))) inline void pv_block(const float* pt, std::size_t ld_p, std::size_t n,
-                                                        const float* v, std::size_t ld, std::size_t c0, float* out,
-                                                        std::size_t ld_out) {
-  __m512 acc[R][NV];
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_setzero_ps();
-  for (std::size_t j = 0; j < n; ++j) {
-    __m512 b[NV];
-    for (int w = 0; w < NV; ++w) b[w] = _mm512_loadu_ps(v + j * ld + c0 + 16 * w);
-    for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(pt[j * ld_p + r]);
-      for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_fmadd_ps(a, b[w], acc[r][w]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < NV; ++w) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * w, acc[r][w]);
-}
-
+// mul_block over output columns [0, width), width a multiple of 16.
 template <int R>
-__attribute__((target("avx512f"))) void dot_rows(const float* x, std::size_t ld, const float* yt, std::size_t ld_t,
-                                                 std::size_t d, float scale, float* out, std::size_t ld_out) {
+__attribute__((target("avx512f"))) void mul_rows(Scalars<float> a, Vectors<float> b, std::size_t depth,
+                                                 std::size_t width, float scale, float* out, std::size_t ld_out) {
   std::size_t c0 = 0;
-  for (; c0 + 32 <= ld_t; c0 += 32) dot_block<R, 2>(x, ld, yt, ld_t, d, c0, scale, out, ld_out);
-  if (c0 < ld_t) dot_block<R, 1>(x, ld, yt, ld_t, d, c0, scale, out, ld_out);
-}
-
-template <int R>
-__attribute__((target("avx512f"))) void pv_rows(const float* pt, std::size_t ld_p, std::size_t n, const float* v,
-                                                std::size_t ld, std::size_t d, float* out, std::size_t ld_out) {
-  std::size_t c0 = 0;
-  for (; c0 + 32 <= d; c0 += 32) pv_block<R, 2>(pt, ld_p, n, v, ld, c0, out, ld_out);
-  if (c0 < d) pv_block<R, 1>(pt, ld_p, n, v, ld, c0, out, ld_out);
+  for (; c0 + 32 <= width; c0 += 32) mul_block<R, 2>(a, b, depth, c0, scale, out, ld_out);
+  if (c0 < width) mul_block<R, 1>(a, b, depth, c0, scale, out, ld_out);
 }
 
 // One 16-query column strip of transposed scores (n key rows, ld_s apart): replaces each score by
@@ -135,8 +120,10 @@ __attribute__((target("avx512f"))) void transpose_tile16(const float* src, std::
   }
   // Gather lane l of the four row groups into output column 4l + c.
   for (int c = 0; c < 4; ++c) {
-    const __m512 e = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88), f = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
-    const __m512 g = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88), h = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    const __m512 e = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+    const __m512 f = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+    const __m512 g = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+    const __m512 h = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
     _mm512_storeu_ps(dst + c * ld_dst, _mm512_shuffle_f32x4(e, g, 0x88));
     _mm512_storeu_ps(dst + (4 + c) * ld_dst, _mm512_shuffle_f32x4(f, h, 0x88));
     _mm512_storeu_ps(dst + (8 + c) * ld_dst, _mm512_shuffle_f32x4(e, g, 0xDD));
@@ -177,16 +164,18 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
     for (std::size_t c0 = 0; c0 < d; c0 += 16)
       transpose_tile16(q + i0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - i0), 16, qt + c0 * n_pad + i0, n_pad);
   std::size_t j = 0;
-  for (; j + 8 <= n; j += 8) dot_rows<8>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
-  for (; j + 4 <= n; j += 4) dot_rows<4>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
-  for (; j < n; ++j) dot_rows<1>(k + j * a.ld, a.ld, qt, n_pad, d, a.scale, st + j * ld_s, ld_s);
+  const Vectors<float> queries{qt, n_pad};
+  for (; j + 8 <= n; j += 8) mul_rows<8>({k + j * a.ld, a.ld, 1}, queries, d, n_pad, a.scale, st + j * ld_s, ld_s);
+  for (; j + 4 <= n; j += 4) mul_rows<4>({k + j * a.ld, a.ld, 1}, queries, d, n_pad, a.scale, st + j * ld_s, ld_s);
+  for (; j < n; ++j) mul_rows<1>({k + j * a.ld, a.ld, 1}, queries, d, n_pad, a.scale, st + j * ld_s, ld_s);
   if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_avx512(st, n, n_pad, ld_s);
   float* out = a.out + h * d;
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) pv_rows<8>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
-  for (; i + 4 <= n; i += 4) pv_rows<4>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
-  for (; i < n; ++i) pv_rows<1>(st + i, ld_s, n, v, a.ld, d, out + i * a.ld_out, a.ld_out);
+  const Vectors<float> values{v, a.ld};
+  for (; i + 8 <= n; i += 8) mul_rows<8>({st + i, 1, ld_s}, values, n, d, 1.0f, out + i * a.ld_out, a.ld_out);
+  for (; i + 4 <= n; i += 4) mul_rows<4>({st + i, 1, ld_s}, values, n, d, 1.0f, out + i * a.ld_out, a.ld_out);
+  for (; i < n; ++i) mul_rows<1>({st + i, 1, ld_s}, values, n, d, 1.0f, out + i * a.ld_out, a.ld_out);
 }
 
 // ---- bf16 products (models running in bf16 or int8; CPUs with AVX512-BF16) ---------------------------
@@ -228,20 +217,20 @@ EMBED_BF16_TARGET void value_pairs(const float* v, std::size_t ld, std::size_t n
     }
 }
 
-// dot_block over bf16 pairs: x rows of dw pair words, yt [dw][ld_t] pair words.
+// mul_block over bf16 pairs: each 32-bit element of a and b holds two bf16 values along k, multiplied
+// pairwise and summed into the fp32 accumulators by VDPBF16PS (depth counts pairs).
 template <int R, int NV>
-EMBED_BF16_TARGET inline void dot_block_bf16(const uint32_t* x, std::size_t ld, const uint32_t* yt, std::size_t ld_t,
-                                             std::size_t dw, std::size_t c0, float scale, float* out,
-                                             std::size_t ld_out) {
+EMBED_BF16_TARGET inline void mul_block_bf16(Scalars<uint32_t> a, Vectors<uint32_t> b, std::size_t depth,
+                                             std::size_t c0, float scale, float* out, std::size_t ld_out) {
   __m512 acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (std::size_t k = 0; k < dw; ++k) {
-    __m512bh b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = (__m512bh)_mm512_loadu_si512(yt + k * ld_t + c0 + 16 * v);
+  for (std::size_t k = 0; k < depth; ++k) {
+    __m512bh bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b.p + k * b.ld + c0 + 16 * v);
     for (int r = 0; r < R; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(x[r * ld + k]));
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(a.p[r * a.row + k * a.step]));
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, bv[v]);
     }
   }
   const __m512 sc = _mm512_set1_ps(scale);
@@ -250,38 +239,11 @@ EMBED_BF16_TARGET inline void dot_block_bf16(const uint32_t* x, std::size_t ld, 
 }
 
 template <int R>
-EMBED_BF16_TARGET void dot_rows_bf16(const uint32_t* x, std::size_t ld, const uint32_t* yt, std::size_t ld_t,
-                                     std::size_t dw, float scale, float* out, std::size_t ld_out) {
+EMBED_BF16_TARGET void mul_rows_bf16(Scalars<uint32_t> a, Vectors<uint32_t> b, std::size_t depth, std::size_t width,
+                                     float scale, float* out, std::size_t ld_out) {
   std::size_t c0 = 0;
-  for (; c0 + 32 <= ld_t; c0 += 32) dot_block_bf16<R, 2>(x, ld, yt, ld_t, dw, c0, scale, out, ld_out);
-  if (c0 < ld_t) dot_block_bf16<R, 1>(x, ld, yt, ld_t, dw, c0, scale, out, ld_out);
-}
-
-// pv_block over bf16 pairs: pt [n2][ld_p] probability pairs (keys 2 j2, 2 j2 + 1), v2 [n2][d] value pairs.
-template <int R, int NV>
-EMBED_BF16_TARGET inline void pv_block_bf16(const uint32_t* pt, std::size_t ld_p, std::size_t n2, const uint32_t* v2,
-                                            std::size_t d, std::size_t c0, float* out, std::size_t ld_out) {
-  __m512 acc[R][NV];
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_setzero_ps();
-  for (std::size_t j2 = 0; j2 < n2; ++j2) {
-    __m512bh b[NV];
-    for (int w = 0; w < NV; ++w) b[w] = (__m512bh)_mm512_loadu_si512(v2 + j2 * d + c0 + 16 * w);
-    for (int r = 0; r < R; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(pt[j2 * ld_p + r]));
-      for (int w = 0; w < NV; ++w) acc[r][w] = _mm512_dpbf16_ps(acc[r][w], a, b[w]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < NV; ++w) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * w, acc[r][w]);
-}
-
-template <int R>
-EMBED_BF16_TARGET void pv_rows_bf16(const uint32_t* pt, std::size_t ld_p, std::size_t n2, const uint32_t* v2,
-                                    std::size_t d, float* out, std::size_t ld_out) {
-  std::size_t c0 = 0;
-  for (; c0 + 32 <= d; c0 += 32) pv_block_bf16<R, 2>(pt, ld_p, n2, v2, d, c0, out, ld_out);
-  if (c0 < d) pv_block_bf16<R, 1>(pt, ld_p, n2, v2, d, c0, out, ld_out);
+  for (; c0 + 32 <= width; c0 += 32) mul_block_bf16<R, 2>(a, b, depth, c0, scale, out, ld_out);
+  if (c0 < width) mul_block_bf16<R, 1>(a, b, depth, c0, scale, out, ld_out);
 }
 
 // softmax_columns_avx512, the probabilities then written as bf16 pairs along the keys: row j2 of st
@@ -315,18 +277,20 @@ EMBED_BF16_TARGET void attention_head_bf16(const AttentionArgs& a, std::size_t h
                        reinterpret_cast<float*>(qt2 + c0 * n_pad + i0), n_pad);
   rows_to_bf16(a.k + h * d, a.ld, n, d, reinterpret_cast<uint16_t*>(rows));
   std::size_t j = 0;
-  for (; j + 8 <= n; j += 8) dot_rows_bf16<8>(rows + j * dw, dw, qt2, n_pad, dw, a.scale, st + j * ld_s, ld_s);
-  for (; j + 4 <= n; j += 4) dot_rows_bf16<4>(rows + j * dw, dw, qt2, n_pad, dw, a.scale, st + j * ld_s, ld_s);
-  for (; j < n; ++j) dot_rows_bf16<1>(rows + j * dw, dw, qt2, n_pad, dw, a.scale, st + j * ld_s, ld_s);
+  const Vectors<uint32_t> queries{qt2, n_pad};
+  for (; j + 8 <= n; j += 8) mul_rows_bf16<8>({rows + j * dw, dw, 1}, queries, dw, n_pad, a.scale, st + j * ld_s, ld_s);
+  for (; j + 4 <= n; j += 4) mul_rows_bf16<4>({rows + j * dw, dw, 1}, queries, dw, n_pad, a.scale, st + j * ld_s, ld_s);
+  for (; j < n; ++j) mul_rows_bf16<1>({rows + j * dw, dw, 1}, queries, dw, n_pad, a.scale, st + j * ld_s, ld_s);
   if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_bf16_pairs(st, n, n_pad, ld_s);
   value_pairs(a.v + h * d, a.ld, n, d, v2);
   const auto* pt = reinterpret_cast<const uint32_t*>(st);
   float* out = a.out + h * d;
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) pv_rows_bf16<8>(pt + i, ld_s, n2, v2, d, out + i * a.ld_out, a.ld_out);
-  for (; i + 4 <= n; i += 4) pv_rows_bf16<4>(pt + i, ld_s, n2, v2, d, out + i * a.ld_out, a.ld_out);
-  for (; i < n; ++i) pv_rows_bf16<1>(pt + i, ld_s, n2, v2, d, out + i * a.ld_out, a.ld_out);
+  const Vectors<uint32_t> values{v2, d};
+  for (; i + 8 <= n; i += 8) mul_rows_bf16<8>({pt + i, 1, ld_s}, values, n2, d, 1.0f, out + i * a.ld_out, a.ld_out);
+  for (; i + 4 <= n; i += 4) mul_rows_bf16<4>({pt + i, 1, ld_s}, values, n2, d, 1.0f, out + i * a.ld_out, a.ld_out);
+  for (; i < n; ++i) mul_rows_bf16<1>({pt + i, 1, ld_s}, values, n2, d, 1.0f, out + i * a.ld_out, a.ld_out);
 }
 EMBED_AVX512_KERNELS_END
 #endif
