@@ -151,10 +151,12 @@ struct Linear::Impl {
   dt weight_type() const { return weight_type_for(precision); }
   dt dst_type() const { return dst_type_for(precision); }
 
+  // bf16_dst: the output is written as bf16 (for a next bf16 layer) instead of this precision's type.
   dnnl::matmul::primitive_desc make_pd(dnnl::memory::dim rows, const dnnl::memory::desc& wmd, Activation act,
-                                       bool* fused) const {
+                                       bool* fused, bool bf16_dst = false) const {
     const auto K = static_cast<dnnl::memory::dim>(in), N = static_cast<dnnl::memory::dim>(out);
-    dnnl::memory::desc src_md({rows, K}, src_type(), tag::ab), dst_md({rows, N}, dst_type(), tag::ab);
+    dnnl::memory::desc src_md({rows, K}, src_type(), tag::ab),
+        dst_md({rows, N}, bf16_dst ? dt::bf16 : dst_type(), tag::ab);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     *fused = false;
@@ -173,17 +175,17 @@ struct Linear::Impl {
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wmd, dst_md), attr, cpu_engine());
   }
 
-  std::shared_ptr<const Prim> get(std::size_t rows, Activation act) {
+  std::shared_ptr<const Prim> get(std::size_t rows, Activation act, bool bf16_dst) {
     const int nthr = current_threads();
-    const uint64_t key = static_cast<uint64_t>(rows) | (static_cast<uint64_t>(act) << 40) |
-                         (static_cast<uint64_t>(nthr) << 48);
+    const uint64_t key = static_cast<uint64_t>(rows) | (static_cast<uint64_t>(bf16_dst) << 39) |
+                         (static_cast<uint64_t>(act) << 40) | (static_cast<uint64_t>(nthr) << 48);
     {
       std::lock_guard<std::mutex> lock(mutex);
       auto it = cache.find(key);
       if (it != cache.end()) return it->second;
     }
     bool fused = false;
-    auto pd = make_pd(static_cast<dnnl::memory::dim>(rows), weights_md, act, &fused);
+    auto pd = make_pd(static_cast<dnnl::memory::dim>(rows), weights_md, act, &fused, bf16_dst);
     static std::atomic<uint64_t> next_id{1};
     auto p = std::make_shared<Prim>(Prim{pd, dnnl::matmul(pd), fused, next_id++});
     std::lock_guard<std::mutex> lock(mutex);
@@ -256,9 +258,10 @@ struct Linear::Impl {
     return b;
   }
 
-  // Runs the matmul primitive for `rows` rows: src / dst are this precision's input and output buffers.
-  void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act) {
-    auto p = get(rows, act);
+  // Runs the matmul primitive for `rows` rows: src / dst are this precision's input and output buffers
+  // (dst bf16 with bf16_dst).
+  void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act, bool bf16_dst = false) {
+    auto p = get(rows, act, bf16_dst);
     BoundArgs& b = bound_args(*p);
     b.src.set_data_handle(src);
     b.dst.set_data_handle(dst);
@@ -271,20 +274,41 @@ struct Linear::Impl {
 
   void forward(const float* x, std::size_t rows, float* y, Activation act) {
     ThreadScope scope(threads);
-    Workspace& ws = thread_workspace();
     bool fused = false;
     if (precision == Precision::FP32) {
       execute(rows, act, const_cast<float*>(x), y, &fused);
     } else if (precision == Precision::BF16) {
-      auto* xb = reinterpret_cast<uint16_t*>(ws.buffer(Workspace::kGemmInput, rows * in * sizeof(uint16_t)));
-      parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) { kernels::to_bf16(x + b * in, xb + b * in, (e - b) * in); });
-      execute(rows, act, xb, y, &fused);
+      execute(rows, act, bf16_input(x, rows), y, &fused);
     } else {
       forward_int8(x, rows, y, act);
       return;
     }
     if (!fused && act != Activation::Identity)
       parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) { apply_activation(act, y + rb * out, (re - rb) * out); });
+  }
+
+  // x [rows, in] converted to bf16 in the calling thread's workspace.
+  uint16_t* bf16_input(const float* x, std::size_t rows) const {
+    auto* xb = reinterpret_cast<uint16_t*>(
+        thread_workspace().buffer(Workspace::kGemmInput, rows * in * sizeof(uint16_t)));
+    parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
+      kernels::to_bf16(x + b * in, xb + b * in, (e - b) * in);
+    });
+    return xb;
+  }
+
+  // down(act(this(x))) with both layers bf16 and act fused into this GEMM: the intermediate is written
+  // in bf16, the input `down` converts it to anyway (oneDNN rounds to nearest even, as kernels::to_bf16),
+  // so it is never stored in fp32 nor converted in a pass of its own. `intermediate` holds rows * out floats.
+  void feed_forward_bf16(Impl& down, const float* x, std::size_t rows, float* intermediate, float* y, Activation act) {
+    auto* inter = reinterpret_cast<uint16_t*>(intermediate);
+    bool fused = false;
+    {
+      ThreadScope scope(threads);
+      execute(rows, act, bf16_input(x, rows), inter, &fused, /*bf16_dst=*/true);
+    }
+    ThreadScope scope(down.threads);
+    down.execute(rows, Activation::Identity, inter, y, &fused);
   }
 
   // int8 input rows: u8 codes with a per-row scale and zero point.
@@ -399,6 +423,13 @@ void Linear::feed_forward(const Linear& up, const Linear& down, const float* x, 
   if (rows == 0) return;
   if (up.precision() == Precision::INT8 && down.precision() == Precision::INT8 && up.out_ == down.in_) {
     up.impl_->feed_forward_int8(*down.impl_, x, rows, y, act);
+    return;
+  }
+  dnnl::algorithm alg;
+  float alpha;
+  if (up.precision() == Precision::BF16 && down.precision() == Precision::BF16 && up.out_ == down.in_ &&
+      (act == Activation::Identity || eltwise_for(act, &alg, &alpha))) {
+    up.impl_->feed_forward_bf16(*down.impl_, x, rows, intermediate, y, act);
     return;
   }
   up.forward(x, rows, intermediate, act);
