@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <string>
 #include <mutex>
@@ -145,7 +146,12 @@ struct Linear::Impl {
   std::string info;
 
   std::mutex mutex;
+  // Primitives by (rows, activation, threads, output type). A primitive holds ~10 KB (descriptors, JIT
+  // kernels) and every row count needs its own, so the cache keeps the kMaxPrimitives most recently
+  // created (oldest dropped first): a server's varied batch shapes cannot grow memory without bound.
+  static constexpr std::size_t kMaxPrimitives = 64;
   std::unordered_map<uint64_t, std::shared_ptr<const Prim>> cache;
+  std::deque<uint64_t> cache_order;  // keys, oldest first
 
   dt src_type() const { return src_type_for(precision); }
   dt weight_type() const { return weight_type_for(precision); }
@@ -189,8 +195,13 @@ struct Linear::Impl {
     static std::atomic<uint64_t> next_id{1};
     auto p = std::make_shared<Prim>(Prim{pd, dnnl::matmul(pd), fused, next_id++});
     std::lock_guard<std::mutex> lock(mutex);
-    if (cache.size() > 512) cache.clear();  // bounded: batch shapes vary
-    cache.emplace(key, p);
+    if (cache.emplace(key, p).second) {
+      cache_order.push_back(key);
+      if (cache_order.size() > kMaxPrimitives) {
+        cache.erase(cache_order.front());
+        cache_order.pop_front();
+      }
+    }
     return p;
   }
 
