@@ -32,6 +32,8 @@ struct EncodeReport {
 };
 
 struct EncodeOptions {
+  // Texts per forward pass. Texts are sorted by length and packed without padding; a pass also holds at
+  // most 512 tokens (beyond its first text), so the grouping never changes the outputs, only speed.
   std::size_t batch_size = 32;
   std::optional<std::size_t> max_seq_length;   // default: the model's (sentence_bert_config.json)
   std::optional<std::vector<PoolingMode>> pooling;  // default: the model's 1_Pooling/config.json

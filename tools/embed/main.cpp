@@ -45,7 +45,10 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   enc->add_flag_callback("--normalize", [&] { encode.normalize = true; }, "L2-normalize sentence embeddings");
   enc->add_flag_callback("--no-normalize", [&] { encode.normalize = false; }, "Do not L2-normalize");
-  enc->add_option("--batch-size", encode.batch_size, "Texts per forward pass (default 32)")->check(CLI::PositiveNumber);
+  enc->add_option("--batch-size", encode.batch_size,
+                  "Texts per forward pass (default 32); a pass also holds at most 512 tokens (outputs do not "
+                  "depend on it)")
+      ->check(CLI::PositiveNumber);
   enc->add_option("--max-seq-length", encode.max_seq_length,
                   "Truncate texts to this many tokens (default: the model's max_seq_length)")
       ->check(CLI::PositiveNumber);
