@@ -10,6 +10,7 @@
 
 #include <cblas.h>
 
+#include "compute/avx512_math.hpp"
 #include "compute/kernels.hpp"
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
@@ -163,6 +164,36 @@ TEST(ComputeKernels, FastGeluMatchesErfForm) {
     }
   }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) void exp16_both(const float* x, float* fine, float* coarse) {
+  _mm512_storeu_ps(fine, embed::compute::avx512::exp16(_mm512_loadu_ps(x)));
+  _mm512_storeu_ps(coarse, embed::compute::avx512::exp16_coarse(_mm512_loadu_ps(x)));
+}
+
+// exp16 to about 1 ulp; exp16_coarse (softmax arguments <= 0, rounded to bf16 next) to 1e-5 relative, and
+// finite, non-negative, at most e^-100 far below.
+TEST(ComputeKernels, VectorExponentials) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512";
+  std::vector<float> x;
+  for (float v = -87.0f; v <= 0.0f; v += 0.01371f) x.push_back(v);
+  x.push_back(0.0f);
+  x.push_back(-1e30f);
+  x.push_back(-1000.0f);
+  while (x.size() % 16) x.push_back(-0.5f);
+  std::vector<float> fine(x.size()), coarse(x.size());
+  for (std::size_t i = 0; i < x.size(); i += 16) exp16_both(x.data() + i, fine.data() + i, coarse.data() + i);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (x[i] < -87.0f) {
+      EXPECT_TRUE(coarse[i] >= 0.0f && coarse[i] <= 4e-44f) << x[i];
+      continue;
+    }
+    const double e = std::exp(double(x[i]));
+    EXPECT_NEAR(fine[i], e, 3e-7 * e) << x[i];
+    EXPECT_NEAR(coarse[i], e, 1e-5 * e) << x[i];
+  }
+}
+#endif
 
 // Every row length across the 64-, 16-lane and scalar parts of the quantizer, both code ranges: each code
 // is round(x / scale) + zero_point clamped to [0, qmax], 0 is exact, and the range spans the row.

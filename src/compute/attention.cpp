@@ -70,13 +70,16 @@ __attribute__((target("avx512f"))) void mul_rows(Scalars<float> a, Vectors<float
 }
 
 // One 16-query column strip of transposed scores (n key rows, ld_s apart): replaces each score by
-// exp(score - the strip's max) and returns 1 / (sum of the exponentials), lane-wise.
+// exp(score - the strip's max) and returns 1 / (sum of the exponentials), lane-wise. kCoarse: exp16_coarse,
+// for probabilities that are rounded to bf16 next.
+template <bool kCoarse = false>
 __attribute__((target("avx512f"))) inline __m512 exp_column_strip(float* col, std::size_t n, std::size_t ld_s) {
   __m512 m = _mm512_set1_ps(-INFINITY);
   for (std::size_t j = 0; j < n; ++j) m = _mm512_max_ps(m, _mm512_loadu_ps(col + j * ld_s));
   __m512 sum = _mm512_setzero_ps();
   for (std::size_t j = 0; j < n; ++j) {
-    const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_loadu_ps(col + j * ld_s), m));
+    const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(col + j * ld_s), m);
+    const __m512 e = kCoarse ? avx512::exp16_coarse(x) : avx512::exp16(x);
     _mm512_storeu_ps(col + j * ld_s, e);
     sum = _mm512_add_ps(sum, e);
   }
@@ -252,7 +255,7 @@ EMBED_BF16_TARGET void mul_rows_bf16(Scalars<uint32_t> a, Vectors<uint32_t> b, s
 EMBED_BF16_TARGET void softmax_columns_bf16_pairs(float* st, std::size_t n, std::size_t n_pad, std::size_t ld_s) {
   for (std::size_t i0 = 0; i0 < n_pad; i0 += 16) {
     float* col = st + i0;
-    const __m512 inv = exp_column_strip(col, n, ld_s);
+    const __m512 inv = exp_column_strip<true>(col, n, ld_s);
     for (std::size_t j2 = 0; 2 * j2 < n; ++j2) {
       const __m512 lo = _mm512_mul_ps(_mm512_loadu_ps(col + 2 * j2 * ld_s), inv);
       const __m512 hi = 2 * j2 + 1 < n ? _mm512_mul_ps(_mm512_loadu_ps(col + (2 * j2 + 1) * ld_s), inv)
