@@ -69,6 +69,21 @@ __attribute__((target("avx512f"))) void mul_rows(Scalars<float> a, Vectors<float
   if (c0 < width) mul_block<R, 1>(a, b, depth, c0, scale, out, ld_out);
 }
 
+// All `rows` rows of the product, 8 at a time, then 4, then 1 (row r of a starts at a.p + r * a.row).
+// Inlined so that each call site's constant strides (1 for K's dims, P's queries) reach the inner loop.
+__attribute__((target("avx512f"), always_inline)) inline void mul_matrix(Scalars<float> a, std::size_t rows,
+                                                                         Vectors<float> b, std::size_t depth,
+                                                                         std::size_t width, float scale, float* out,
+                                                                         std::size_t ld_out) {
+  std::size_t r = 0;
+  for (; r + 8 <= rows; r += 8)
+    mul_rows<8>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
+  for (; r + 4 <= rows; r += 4)
+    mul_rows<4>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
+  for (; r < rows; ++r)
+    mul_rows<1>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
+}
+
 // One 16-query column strip of transposed scores (n key rows, ld_s apart): replaces each score by
 // exp(score - the strip's max) and returns 1 / (sum of the exponentials), lane-wise. kCoarse: exp16_coarse,
 // for probabilities that are rounded to bf16 next.
@@ -166,19 +181,10 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   for (std::size_t i0 = 0; i0 < n; i0 += 16)
     for (std::size_t c0 = 0; c0 < d; c0 += 16)
       transpose_tile16(q + i0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - i0), 16, qt + c0 * n_pad + i0, n_pad);
-  std::size_t j = 0;
-  const Vectors<float> queries{qt, n_pad};
-  for (; j + 8 <= n; j += 8) mul_rows<8>({k + j * a.ld, a.ld, 1}, queries, d, n_pad, a.scale, st + j * ld_s, ld_s);
-  for (; j + 4 <= n; j += 4) mul_rows<4>({k + j * a.ld, a.ld, 1}, queries, d, n_pad, a.scale, st + j * ld_s, ld_s);
-  for (; j < n; ++j) mul_rows<1>({k + j * a.ld, a.ld, 1}, queries, d, n_pad, a.scale, st + j * ld_s, ld_s);
+  mul_matrix({k, a.ld, 1}, n, {qt, n_pad}, d, n_pad, a.scale, st, ld_s);  // scores, keys as rows
   if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_avx512(st, n, n_pad, ld_s);
-  float* out = a.out + h * d;
-  std::size_t i = 0;
-  const Vectors<float> values{v, a.ld};
-  for (; i + 8 <= n; i += 8) mul_rows<8>({st + i, 1, ld_s}, values, n, d, 1.0f, out + i * a.ld_out, a.ld_out);
-  for (; i + 4 <= n; i += 4) mul_rows<4>({st + i, 1, ld_s}, values, n, d, 1.0f, out + i * a.ld_out, a.ld_out);
-  for (; i < n; ++i) mul_rows<1>({st + i, 1, ld_s}, values, n, d, 1.0f, out + i * a.ld_out, a.ld_out);
+  mul_matrix({st, 1, ld_s}, n, {v, a.ld}, n, d, 1.0f, a.out + h * d, a.ld_out);  // P V, queries as rows
 }
 
 // ---- bf16 products (models running in bf16 or int8; CPUs with AVX512-BF16) ---------------------------
@@ -249,6 +255,19 @@ EMBED_BF16_TARGET void mul_rows_bf16(Scalars<uint32_t> a, Vectors<uint32_t> b, s
   if (c0 < width) mul_block_bf16<R, 1>(a, b, depth, c0, scale, out, ld_out);
 }
 
+// mul_matrix over bf16 pairs.
+EMBED_BF16_TARGET __attribute__((always_inline)) inline void mul_matrix_bf16(
+    Scalars<uint32_t> a, std::size_t rows, Vectors<uint32_t> b, std::size_t depth, std::size_t width, float scale,
+    float* out, std::size_t ld_out) {
+  std::size_t r = 0;
+  for (; r + 8 <= rows; r += 8)
+    mul_rows_bf16<8>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
+  for (; r + 4 <= rows; r += 4)
+    mul_rows_bf16<4>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
+  for (; r < rows; ++r)
+    mul_rows_bf16<1>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
+}
+
 // softmax_columns_avx512, the probabilities then written as bf16 pairs along the keys: row j2 of st
 // becomes the words p[2 j2] | p[2 j2 + 1] << 16 (in place: row j2 is written after rows 2 j2 and
 // 2 j2 + 1 of the same strip were read).
@@ -279,21 +298,12 @@ EMBED_BF16_TARGET void attention_head_bf16(const AttentionArgs& a, std::size_t h
       transpose_tile16(reinterpret_cast<const float*>(rows + i0 * dw + c0), dw, std::min<std::size_t>(16, n - i0), 16,
                        reinterpret_cast<float*>(qt2 + c0 * n_pad + i0), n_pad);
   rows_to_bf16(a.k + h * d, a.ld, n, d, reinterpret_cast<uint16_t*>(rows));
-  std::size_t j = 0;
-  const Vectors<uint32_t> queries{qt2, n_pad};
-  for (; j + 8 <= n; j += 8) mul_rows_bf16<8>({rows + j * dw, dw, 1}, queries, dw, n_pad, a.scale, st + j * ld_s, ld_s);
-  for (; j + 4 <= n; j += 4) mul_rows_bf16<4>({rows + j * dw, dw, 1}, queries, dw, n_pad, a.scale, st + j * ld_s, ld_s);
-  for (; j < n; ++j) mul_rows_bf16<1>({rows + j * dw, dw, 1}, queries, dw, n_pad, a.scale, st + j * ld_s, ld_s);
+  mul_matrix_bf16({rows, dw, 1}, n, {qt2, n_pad}, dw, n_pad, a.scale, st, ld_s);  // scores, keys as rows
   if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_bf16_pairs(st, n, n_pad, ld_s);
   value_pairs(a.v + h * d, a.ld, n, d, v2);
   const auto* pt = reinterpret_cast<const uint32_t*>(st);
-  float* out = a.out + h * d;
-  std::size_t i = 0;
-  const Vectors<uint32_t> values{v2, d};
-  for (; i + 8 <= n; i += 8) mul_rows_bf16<8>({pt + i, 1, ld_s}, values, n2, d, 1.0f, out + i * a.ld_out, a.ld_out);
-  for (; i + 4 <= n; i += 4) mul_rows_bf16<4>({pt + i, 1, ld_s}, values, n2, d, 1.0f, out + i * a.ld_out, a.ld_out);
-  for (; i < n; ++i) mul_rows_bf16<1>({pt + i, 1, ld_s}, values, n2, d, 1.0f, out + i * a.ld_out, a.ld_out);
+  mul_matrix_bf16({pt, 1, ld_s}, n, {v2, d}, n2, d, 1.0f, a.out + h * d, a.ld_out);  // P V, queries as rows
 }
 EMBED_AVX512_KERNELS_END
 #endif

@@ -343,7 +343,8 @@ void add_layer_norm_rows(float* x, const float* residual, std::size_t rows, std:
                          const float* beta, float eps) {
   std::size_t r = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (dim % 16 == 0 && __builtin_cpu_supports("avx512f")) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (dim % 16 == 0 && avx512) {
     for (; r + 4 <= rows; r += 4)
       add_layer_norm_block<4>(x + r * dim, residual ? residual + r * dim : nullptr, dim, gamma, beta, eps);
   }
