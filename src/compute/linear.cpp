@@ -105,6 +105,49 @@ dt src_type_for(Precision p) { return p == Precision::FP32 ? dt::f32 : p == Prec
 dt weight_type_for(Precision p) { return p == Precision::FP32 ? dt::f32 : p == Precision::BF16 ? dt::bf16 : dt::s8; }
 dt dst_type_for(Precision p) { return p == Precision::INT8 ? dt::s32 : dt::f32; }
 
+// oneDNN memory objects over caller-owned buffers, one per (descriptor, role) and calling thread, re-pointed
+// at each call's buffer: creating them per call (allocation, descriptor copies) cost ~6 % of a batch-1
+// encode. They depend only on the shape and type, so every layer of that shape shares them (MiniLM: about
+// six per distinct row count); a thread keeps at most kMaxViews (~1 KB each), forgetting all beyond that.
+class MemoryViews {
+ public:
+  enum Role { kSource, kDestination, kScratch };
+  // Call only between GEMMs: a returned memory object stays valid until the next call's lookups.
+  dnnl::memory& over(const dnnl::memory::desc& md, Role role, void* buffer) {
+    const auto dims = md.dims();
+    Key key{dims.size() > 0 ? dims[0] : 0, dims.size() > 1 ? dims[1] : 0, static_cast<int>(md.data_type()),
+            static_cast<int>(dims.size()), role};
+    auto it = views_.find(key);
+    if (it == views_.end()) it = views_.emplace(key, dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE)).first;
+    it->second.set_data_handle(buffer);
+    return it->second;
+  }
+  // Drops every view when there are too many (at the start of a GEMM, when none is in use).
+  void bound() {
+    if (views_.size() > kMaxViews) views_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kMaxViews = 1024;
+  struct Key {
+    int64_t d0, d1;
+    int type, rank, role;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<int64_t>()(k.d0 * 1000003 + k.d1) ^ (static_cast<std::size_t>(k.type * 64 + k.rank * 4 + k.role) << 48);
+    }
+  };
+  std::unordered_map<Key, dnnl::memory, KeyHash> views_;
+};
+
+MemoryViews& thread_memory_views() {
+  thread_local MemoryViews views;
+  views.bound();
+  return views;
+}
+
 constexpr dnnl::memory::dim kPackRows = 256;  // representative M used to choose the packed weight layout
 
 }  // namespace
@@ -114,24 +157,6 @@ struct Linear::Impl {
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
     bool fused_act = false;
-    uint64_t id = 0;  // unique over the process: keys the per-thread argument sets (bound_args)
-  };
-
-  // A primitive's execute() arguments as memory objects over caller-owned buffers, built once and
-  // re-pointed at each call's buffers: creating them (and the argument map) at every call allocated and
-  // queried descriptors, ~5 % of a batch-1 encode. Each memory object holds ~1 KB of descriptor, so a
-  // thread keeps only the few most recently used per layer (a batch-1 stream has as many primitives as
-  // text lengths; one set per primitive grew the heap by 10 MB over the benchmark corpus).
-  struct BoundArgs {
-    uint64_t prim_id = 0;  // the primitive these are for; 0: none yet
-    dnnl::memory src, dst, scratch;
-    std::size_t scratch_bytes = 0;
-    std::unordered_map<int, dnnl::memory> args;
-  };
-  static constexpr std::size_t kBoundArgsPerLayer = 4;
-  struct RecentBoundArgs {
-    std::array<BoundArgs, kBoundArgsPerLayer> sets;
-    std::size_t next = 0;  // the set replaced next (round robin)
   };
 
   Precision precision = Precision::FP32;
@@ -140,6 +165,7 @@ struct Linear::Impl {
   dnnl::memory::desc weights_md;
   dnnl::memory weights;                  // packed for the GEMM
   std::vector<float> bias;               // fp32 [out] (empty: none)
+  dnnl::memory bias_memory;              // over `bias` (fp32 / bf16 only: int8 adds it when dequantizing)
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
@@ -192,8 +218,7 @@ struct Linear::Impl {
     }
     bool fused = false;
     auto pd = make_pd(static_cast<dnnl::memory::dim>(rows), weights_md, act, &fused, bf16_dst);
-    static std::atomic<uint64_t> next_id{1};
-    auto p = std::make_shared<Prim>(Prim{pd, dnnl::matmul(pd), fused, next_id++});
+    auto p = std::make_shared<Prim>(Prim{pd, dnnl::matmul(pd), fused});
     std::lock_guard<std::mutex> lock(mutex);
     if (cache.emplace(key, p).second) {
       cache_order.push_back(key);
@@ -240,45 +265,28 @@ struct Linear::Impl {
     } else {
       dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
       dnnl::reorder(user, weights).execute(stream, user, weights);
+      if (!bias.empty()) bias_memory = dnnl::memory({{1, N}, dt::f32, tag::ab}, cpu_engine(), bias.data());
     }
     stream.wait();
-  }
-
-  // This thread's argument set for primitive p of this layer. Sets are never shared between threads. The
-  // per-thread table is keyed by layer address; a destroyed layer's sets are never matched again (primitive
-  // ids are not reused) and own no buffers, and the table is emptied if it ever grows large.
-  BoundArgs& bound_args(const Prim& p) {
-    thread_local std::unordered_map<const Impl*, RecentBoundArgs> per_thread;
-    if (per_thread.size() >= 4096) per_thread.clear();
-    RecentBoundArgs& recent = per_thread[this];
-    for (BoundArgs& b : recent.sets)
-      if (b.prim_id == p.id) return b;
-    BoundArgs& b = recent.sets[recent.next++ % kBoundArgsPerLayer];
-    auto& eng = cpu_engine();
-    b.prim_id = p.id;
-    b.src = dnnl::memory(p.pd.src_desc(), eng, DNNL_MEMORY_NONE);
-    b.dst = dnnl::memory(p.pd.dst_desc(), eng, DNNL_MEMORY_NONE);
-    b.scratch = dnnl::memory(p.pd.scratchpad_desc(), eng, DNNL_MEMORY_NONE);
-    b.scratch_bytes = p.pd.scratchpad_desc().get_size();
-    b.args = {{DNNL_ARG_SRC, b.src},
-              {DNNL_ARG_DST, b.dst},
-              {DNNL_ARG_WEIGHTS, dnnl::memory(weights_md, eng, weights.get_data_handle())},
-              {DNNL_ARG_SCRATCHPAD, b.scratch}};
-    if (precision != Precision::INT8 && !bias.empty())
-      b.args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.pd.bias_desc(), eng, const_cast<float*>(bias.data())));
-    return b;
   }
 
   // Runs the matmul primitive for `rows` rows: src / dst are this precision's input and output buffers
   // (dst bf16 with bf16_dst).
   void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act, bool bf16_dst = false) {
     auto p = get(rows, act, bf16_dst);
-    BoundArgs& b = bound_args(*p);
-    b.src.set_data_handle(src);
-    b.dst.set_data_handle(dst);
-    b.scratch.set_data_handle(thread_workspace().buffer(Workspace::kGemmScratch, b.scratch_bytes));
+    MemoryViews& views = thread_memory_views();
+    const auto scratch_md = p->pd.scratchpad_desc();
+    dnnl_exec_arg_t args[5] = {
+        {DNNL_ARG_SRC, views.over(p->pd.src_desc(), MemoryViews::kSource, src).get()},
+        {DNNL_ARG_DST, views.over(p->pd.dst_desc(), MemoryViews::kDestination, dst).get()},
+        {DNNL_ARG_SCRATCHPAD,
+         views.over(scratch_md, MemoryViews::kScratch,
+                    thread_workspace().buffer(Workspace::kGemmScratch, scratch_md.get_size())).get()},
+        {DNNL_ARG_WEIGHTS, weights.get()},
+        {DNNL_ARG_BIAS, bias_memory ? bias_memory.get() : nullptr}};
     auto& stream = thread_stream();
-    p->prim.execute(stream, b.args);
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(p->prim.get(), stream.get(), bias_memory ? 5 : 4, args),
+                            "could not execute a matmul primitive");
     stream.wait();
     *fused_act = p->fused_act;
   }
