@@ -6,6 +6,7 @@
 #include <random>
 
 #include "compute/linear.hpp"
+#include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
 #include "models/encoder.hpp"
 #include "pipeline/pooling.hpp"
@@ -141,6 +142,44 @@ TEST(Precision, FeedForwardPairEqualsItsTwoLayers) {
                                          embed::compute::Activation::Gelu);
     for (std::size_t i = 0; i < got.size(); ++i)
       ASSERT_EQ(got[i], expected[i]) << "precision " << static_cast<int>(p) << " element " << i;
+  }
+}
+
+// A few rows (a short text at batch 1) take embed's own fp32 kernel over oneDNN's packed weights
+// (compute/small_gemm): checked against a double reference and against oneDNN's GEMM on more rows, with
+// the shapes' edges: rows not a multiple of the 6-row tile, in / out not multiples of 16 / 64 (padded
+// weights, masked columns), in above one 384-step chunk, several panels per thread.
+TEST(Precision, SmallRowsKernelMatchesReferenceAndLargeRows) {
+  struct Shape {
+    std::size_t in, out;
+  };
+  constexpr std::size_t big_rows = 80;  // oneDNN's GEMM
+  static_assert(big_rows > embed::compute::kSmallGemmMaxRows);
+  for (const Shape& shape : {Shape{100, 70}, Shape{384, 384}, Shape{1000, 200}, Shape{64, 1152}}) {
+    RandomLayer L(big_rows, shape.in, shape.out, 21);
+    for (bool gelu : {false, true}) {
+      const auto act = gelu ? embed::compute::Activation::Gelu : embed::compute::Activation::Identity;
+      auto ref = L.reference(big_rows, shape.in, shape.out, gelu);
+      for (int threads : {1, 2}) {
+        embed::compute::Linear lin(L.wt, L.bt, Precision::FP32, threads);
+        if (lin.backend_info().find("small-rows kernel") == std::string::npos)
+          GTEST_SKIP() << "no small-rows kernel on this CPU: " << lin.backend_info();
+        std::vector<float> all(big_rows * shape.out);
+        lin.forward(L.x.data(), big_rows, all.data(), act);
+        for (std::size_t rows : {std::size_t{1}, std::size_t{5}, std::size_t{6}, std::size_t{7}, std::size_t{13}, std::size_t{30}, embed::compute::kSmallGemmMaxRows}) {
+          std::vector<float> y(rows * shape.out);
+          lin.forward(L.x.data(), rows, y.data(), act);
+          // As accurate as oneDNN on the same rows (the two sum in different orders).
+          double small_error = 0, onednn_error = 0;
+          for (std::size_t i = 0; i < y.size(); ++i) {
+            small_error = std::max(small_error, std::fabs(y[i] - ref[i]));
+            onednn_error = std::max(onednn_error, std::fabs(all[i] - ref[i]));
+          }
+          EXPECT_LE(small_error, 2e-5) << shape.in << "x" << shape.out << " rows " << rows;
+          EXPECT_LE(small_error, 2 * onednn_error + 1e-6) << shape.in << "x" << shape.out << " rows " << rows;
+        }
+      }
+    }
   }
 }
 

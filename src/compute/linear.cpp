@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "compute/kernels.hpp"
+#include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
 #include "compute/workspace.hpp"
 #include "embed/error.hpp"
@@ -166,6 +167,7 @@ struct Linear::Impl {
   dnnl::memory weights;                  // packed for the GEMM
   std::vector<float> bias;               // fp32 [out] (empty: none)
   dnnl::memory bias_memory;              // over `bias` (fp32 / bf16 only: int8 adds it when dequantizing)
+  PanelWeights panels;                   // fp32 packed weights as small_gemm reads them (data null: not that layout)
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
@@ -266,8 +268,23 @@ struct Linear::Impl {
       dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
       dnnl::reorder(user, weights).execute(stream, user, weights);
       if (!bias.empty()) bias_memory = dnnl::memory({{1, N}, dt::f32, tag::ab}, cpu_engine(), bias.data());
+      if (precision == Precision::FP32) panels = panel_layout();
+      if (panels.data) info += " (up to " + std::to_string(kSmallGemmMaxRows) + " rows: embed small-rows kernel)";
     }
     stream.wait();
+  }
+
+  // The packed fp32 weights as small_gemm's panels when oneDNN chose that layout ([k, n] in 16x64 blocks,
+  // n-blocks outermost: "16a64b"), else none.
+  PanelWeights panel_layout() const {
+    const dnnl_memory_desc_t& md = weights_md.data;
+    const auto& b = md.format_desc.blocking;
+    const bool blocked_16a64b = md.format_kind == dnnl_blocked && md.data_type == dnnl_f32 && md.ndims == 2 &&
+                                b.inner_nblks == 2 && b.inner_blks[0] == 16 && b.inner_idxs[0] == 0 &&
+                                b.inner_blks[1] == 64 && b.inner_idxs[1] == 1 && b.strides[0] == 16 * 64 &&
+                                b.strides[1] == md.padded_dims[0] * 64 && md.offset0 == 0;
+    if (!blocked_16a64b || !small_gemm_available()) return {};
+    return {static_cast<const float*>(weights.get_data_handle()), in, out, static_cast<std::size_t>(md.padded_dims[0])};
   }
 
   // Runs the matmul primitive for `rows` rows: src / dst are this precision's input and output buffers
@@ -294,6 +311,10 @@ struct Linear::Impl {
   void forward(const float* x, std::size_t rows, float* y, Activation act) {
     ThreadScope scope(threads);
     bool fused = false;
+    if (precision == Precision::FP32 && panels.data && rows <= kSmallGemmMaxRows) {
+      small_gemm(x, rows, panels, bias.empty() ? nullptr : bias.data(), act, y);
+      return;
+    }
     if (precision == Precision::FP32) {
       execute(rows, act, const_cast<float*>(x), y, &fused);
     } else if (precision == Precision::BF16) {

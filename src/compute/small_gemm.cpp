@@ -1,0 +1,137 @@
+#include "compute/small_gemm.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "compute/avx512_math.hpp"
+#include "compute/threads.hpp"
+
+namespace embed::compute {
+
+namespace {
+
+constexpr std::size_t kPanel = 64;     // output columns per panel: 4 vectors of 16
+constexpr std::size_t kRowBlock = 6;   // rows per register tile: 6 x 4 accumulators
+constexpr std::size_t kChunk = 384;    // k steps per pass of all row blocks over a panel
+constexpr std::size_t kLine = 16;      // floats per cache line
+
+// One register tile: rows [0, R) x the panel's 64 columns, over `steps` k steps of one chunk.
+struct Tile {
+  const float* x;          // first row at the chunk's first k
+  std::size_t ldx;
+  const float* w;          // the chunk's first k row in the panel (64 floats per k)
+  std::size_t steps;
+  float* y;                // first row at the panel's first column
+  std::size_t ldy;
+  std::size_t columns;     // valid columns of this panel (64, fewer in the last one)
+  bool accumulate;         // continue the partial sums an earlier chunk stored in y
+  bool last;               // the last chunk: add the bias, apply GELU
+  const float* bias;       // this panel's 64 values (null: none)
+  bool gelu;
+  const float* prefetch;   // lines of the next chunk this tile brings into cache (null: none)
+  std::size_t prefetch_lines;  // per k step
+};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+EMBED_AVX512_KERNELS_BEGIN
+template <int R>
+__attribute__((target("avx512f"))) void run_tile(const Tile& t) {
+  __mmask16 mask[4];
+  for (int c = 0; c < 4; ++c) {
+    const std::size_t from = 16 * static_cast<std::size_t>(c);
+    mask[c] = t.columns > from ? avx512::tail_mask(t.columns - from) : 0;
+  }
+  __m512 acc[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < 4; ++c)
+      acc[r][c] = t.accumulate ? _mm512_maskz_loadu_ps(mask[c], t.y + r * t.ldy + 16 * c) : _mm512_setzero_ps();
+  for (std::size_t k = 0; k < t.steps; ++k) {
+    if (t.prefetch)
+      for (std::size_t l = 0; l < t.prefetch_lines; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(t.prefetch + (k * t.prefetch_lines + l) * kLine), _MM_HINT_T0);
+    const float* wk = t.w + k * kPanel;
+    const __m512 w0 = _mm512_loadu_ps(wk), w1 = _mm512_loadu_ps(wk + 16), w2 = _mm512_loadu_ps(wk + 32),
+                 w3 = _mm512_loadu_ps(wk + 48);
+    for (int r = 0; r < R; ++r) {
+      const __m512 b = _mm512_set1_ps(t.x[r * t.ldx + k]);
+      acc[r][0] = _mm512_fmadd_ps(b, w0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(b, w1, acc[r][1]);
+      acc[r][2] = _mm512_fmadd_ps(b, w2, acc[r][2]);
+      acc[r][3] = _mm512_fmadd_ps(b, w3, acc[r][3]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < 4; ++c) {
+      __m512 v = acc[r][c];
+      if (t.last && t.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[c], t.bias + 16 * c));
+      if (t.last && t.gelu) v = avx512::gelu_erf16_precise(v);
+      _mm512_mask_storeu_ps(t.y + r * t.ldy + 16 * c, mask[c], v);
+    }
+}
+EMBED_AVX512_KERNELS_END
+
+void run_tile_rows(std::size_t rows, const Tile& t) {
+  switch (rows) {
+    case 1: return run_tile<1>(t);
+    case 2: return run_tile<2>(t);
+    case 3: return run_tile<3>(t);
+    case 4: return run_tile<4>(t);
+    case 5: return run_tile<5>(t);
+    default: return run_tile<6>(t);
+  }
+}
+#endif
+
+// Panels [p0, p1) of the output. Chunk by chunk, every row block of the panel runs over the chunk's
+// weights (from cache after the first block), and each block prefetches its share of the next chunk.
+void gemm_panels(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act, float* y,
+                 std::size_t p0, std::size_t p1) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  const std::size_t lines_per_step = (kPanel / kLine + blocks - 1) / blocks;  // 4 lines per k row in all
+  const bool gelu = act == Activation::Gelu;
+  for (std::size_t p = p0; p < p1; ++p) {
+    const float* panel = w.data + p * w.k_padded * kPanel;
+    const std::size_t columns = std::min(kPanel, w.n - p * kPanel);
+    for (std::size_t k0 = 0; k0 < w.k; k0 += kChunk) {
+      const std::size_t steps = std::min(kChunk, w.k - k0);
+      const bool last = k0 + steps == w.k;
+      // The next chunk: later k of this panel, or the start of this thread's next panel.
+      const float* next = !last ? panel + (k0 + steps) * kPanel
+                                : (p + 1 < p1 ? w.data + (p + 1) * w.k_padded * kPanel : nullptr);
+      const std::size_t next_floats = (!last ? std::min(kChunk, w.k - k0 - steps) : std::min(kChunk, w.k)) * kPanel;
+      for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t r0 = b * kRowBlock, share = b * steps * lines_per_step * kLine;
+        Tile t{x + r0 * w.k + k0, w.k, panel + k0 * kPanel, steps, y + r0 * w.n + p * kPanel, w.n, columns,
+               k0 > 0, last, bias ? bias + p * kPanel : nullptr, gelu,
+               next && share < next_floats ? next + share : nullptr, lines_per_step};
+        run_tile_rows(std::min(kRowBlock, rows - r0), t);
+      }
+    }
+    if (act != Activation::Identity && !gelu)
+      for (std::size_t r = 0; r < rows; ++r) apply_activation(act, y + r * w.n + p * kPanel, columns);
+  }
+#else
+  (void)x, (void)rows, (void)w, (void)bias, (void)act, (void)y, (void)p0, (void)p1;
+#endif
+}
+
+}  // namespace
+
+bool small_gemm_available() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+#else
+  return false;
+#endif
+}
+
+void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act,
+                float* y) {
+  const std::size_t panels = (w.n + kPanel - 1) / kPanel;
+  parallel_for(panels, 1, [&](std::size_t p0, std::size_t p1, int) { gemm_panels(x, rows, w, bias, act, y, p0, p1); });
+}
+
+}  // namespace embed::compute
