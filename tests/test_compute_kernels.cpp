@@ -113,6 +113,38 @@ TEST(ComputeKernels, PackedAttentionPassesReducedPrecisionOn) {
   EXPECT_EQ(packed, single);
 }
 
+// Q, K, V handed over in bf16 (as a bf16 / int8 projection writes them) give exactly what the kernels
+// compute from the fp32 matrices, which they round the same way: packed, with an odd-length sequence (V's
+// key pairs then end in a zero), and per sequence with a position bias.
+TEST(ComputeKernels, AttentionTakesBf16InputsExactly) {
+  const std::size_t heads = 12, d = 32, H = heads * d, ld = 3 * H;
+  if (!embed::compute::attention_takes_bf16(d)) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  const std::vector<std::size_t> offsets = {0, 40, 41, 58};
+  const std::size_t T = offsets.back();
+  auto qkv = random_vector(T * ld, 13);
+  std::vector<uint16_t> qkv16(qkv.size());
+  embed::compute::kernels::to_bf16(qkv.data(), qkv16.data(), qkv.size());
+  std::vector<float> from_fp32(T * H), from_bf16(T * H, -7.0f);
+  embed::compute::ThreadScope threads(2);
+  embed::compute::attention_packed({qkv.data(), qkv.data() + H, qkv.data() + 2 * H, ld, offsets.data(),
+                                    offsets.size() - 1, heads, d, 0.17f, from_fp32.data(), H, true});
+  embed::compute::attention_packed({nullptr, nullptr, nullptr, ld, offsets.data(), offsets.size() - 1, heads, d,
+                                    0.17f, from_bf16.data(), H, true, qkv16.data(), qkv16.data() + H,
+                                    qkv16.data() + 2 * H});
+  EXPECT_EQ(from_bf16, from_fp32);
+
+  const std::size_t len = 17;
+  auto bias = random_vector(heads * len * len, 6);
+  std::vector<float> a(len * H), b(len * H, -7.0f), scratch;
+  embed::compute::attention({qkv.data(), qkv.data() + H, qkv.data() + 2 * H, ld, len, heads, d, 0.17f, bias.data(),
+                             a.data(), H, true},
+                            scratch);
+  embed::compute::attention({nullptr, nullptr, nullptr, ld, len, heads, d, 0.17f, bias.data(), b.data(), H, true,
+                             qkv16.data(), qkv16.data() + H, qkv16.data() + 2 * H},
+                            scratch);
+  EXPECT_EQ(a, b);
+}
+
 TEST(ComputeKernels, LayerNormAndSoftmax) {
   for (std::size_t dim : {1u, 7u, 16u, 37u, 384u}) {
     const std::size_t rows = 5;

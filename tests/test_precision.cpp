@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "compute/kernels.hpp"
 #include "compute/linear.hpp"
 #include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
@@ -180,6 +181,23 @@ TEST(Precision, SmallRowsKernelMatchesReferenceAndLargeRows) {
         }
       }
     }
+  }
+}
+
+// forward_bf16 (the projection feeding attention's bf16 products) writes forward's values rounded to bf16,
+// in every precision: bf16 layers through the GEMM's bf16 output, int8 rows as they are dequantized.
+TEST(Precision, Bf16OutputIsForwardRounded) {
+  const std::size_t rows = 300, in = 96, out = 144;
+  RandomLayer L(rows, in, out, 31);
+  for (Precision p : {Precision::FP32, Precision::BF16, Precision::INT8}) {
+    embed::compute::Linear lin(L.wt, L.bt, p, 2);
+    std::vector<float> y(rows * out);
+    std::vector<uint16_t> expected(rows * out), got(rows * out);
+    lin.forward(L.x.data(), rows, y.data());
+    embed::compute::kernels::to_bf16(y.data(), expected.data(), y.size());
+    lin.forward_bf16(L.x.data(), rows, got.data());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], expected[i]) << "precision " << static_cast<int>(p) << " element " << i;
   }
 }
 

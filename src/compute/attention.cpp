@@ -12,6 +12,7 @@
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
 #include "compute/workspace.hpp"
+#include "embed/error.hpp"
 
 namespace embed::compute {
 
@@ -226,6 +227,18 @@ EMBED_BF16_TARGET void value_pairs(const float* v, std::size_t ld, std::size_t n
     }
 }
 
+// value_pairs for V rows already in bf16.
+EMBED_BF16_TARGET void value_pairs_bf16(const uint16_t* v, std::size_t ld, std::size_t n, std::size_t d, uint32_t* y) {
+  for (std::size_t j2 = 0; 2 * j2 < n; ++j2)
+    for (std::size_t c0 = 0; c0 < d; c0 += 16) {
+      const __m512i lo = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 2 * j2 * ld + c0)));
+      const __m512i hi =
+          2 * j2 + 1 < n ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + (2 * j2 + 1) * ld + c0)))
+                         : _mm512_setzero_si512();
+      _mm512_storeu_si512(y + j2 * d + c0, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
+}
+
 // mul_block over bf16 pairs: each 32-bit element of a and b holds two bf16 values along k, multiplied
 // pairwise and summed into the fp32 accumulators by VDPBF16PS (depth counts pairs).
 template <int R, int NV>
@@ -284,7 +297,8 @@ EMBED_BF16_TARGET void softmax_columns_bf16_pairs(float* st, std::size_t n, std:
   }
 }
 
-// attention_head_avx512 with bf16 products (head_dim a multiple of 32).
+// attention_head_avx512 with bf16 products (head_dim a multiple of 32). Q, K, V are converted to bf16 here
+// unless the caller gave them in bf16 (a.q16 ...).
 EMBED_BF16_TARGET void attention_head_bf16(const AttentionArgs& a, std::size_t h, float* scratch) {
   const std::size_t n = a.len, d = a.head_dim, dw = d / 2, n2 = (n + 1) / 2, n_pad = (n + 15) / 16 * 16;
   const std::size_t ld_s = n_pad + 16;
@@ -292,16 +306,22 @@ EMBED_BF16_TARGET void attention_head_bf16(const AttentionArgs& a, std::size_t h
   float* st = scratch + dw * n_pad;                   // [n][ld_s]: scores, then probability pairs
   auto* rows = reinterpret_cast<uint32_t*>(st + n * ld_s);  // [n][dw]: Q_h, then K_h, in bf16 pairs
   uint32_t* v2 = rows + n * dw;                              // [n2][d]: V_h pairs along the keys
-  rows_to_bf16(a.q + h * d, a.ld, n, d, reinterpret_cast<uint16_t*>(rows));
+  // Q_h or K_h as rows of pair words (word c: dims 2c, 2c + 1), `row` words apart.
+  const auto bf16_rows = [&](const float* x, const uint16_t* x16) -> Scalars<uint32_t> {
+    if (x16) return {reinterpret_cast<const uint32_t*>(x16 + h * d), a.ld / 2, 1};
+    rows_to_bf16(x + h * d, a.ld, n, d, reinterpret_cast<uint16_t*>(rows));
+    return {rows, dw, 1};
+  };
+  const Scalars<uint32_t> q = bf16_rows(a.q, a.q16);
   for (std::size_t i0 = 0; i0 < n; i0 += 16)
     for (std::size_t c0 = 0; c0 < dw; c0 += 16)  // pair words move as 32-bit values: same tiles as floats
-      transpose_tile16(reinterpret_cast<const float*>(rows + i0 * dw + c0), dw, std::min<std::size_t>(16, n - i0), 16,
-                       reinterpret_cast<float*>(qt2 + c0 * n_pad + i0), n_pad);
-  rows_to_bf16(a.k + h * d, a.ld, n, d, reinterpret_cast<uint16_t*>(rows));
-  mul_matrix_bf16({rows, dw, 1}, n, {qt2, n_pad}, dw, n_pad, a.scale, st, ld_s);  // scores, keys as rows
+      transpose_tile16(reinterpret_cast<const float*>(q.p + i0 * q.row + c0), q.row, std::min<std::size_t>(16, n - i0),
+                       16, reinterpret_cast<float*>(qt2 + c0 * n_pad + i0), n_pad);
+  mul_matrix_bf16(bf16_rows(a.k, a.k16), n, {qt2, n_pad}, dw, n_pad, a.scale, st, ld_s);  // scores, keys as rows
   if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_bf16_pairs(st, n, n_pad, ld_s);
-  value_pairs(a.v + h * d, a.ld, n, d, v2);
+  if (a.v16) value_pairs_bf16(a.v16 + h * d, a.ld, n, d, v2);
+  else value_pairs(a.v + h * d, a.ld, n, d, v2);
   const auto* pt = reinterpret_cast<const uint32_t*>(st);
   mul_matrix_bf16({pt, 1, ld_s}, n, {v2, d}, n2, d, 1.0f, a.out + h * d, a.ld_out);  // P V, queries as rows
 }
@@ -318,6 +338,10 @@ std::size_t head_scratch_floats(const AttentionArgs& a) {
 void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
 #ifdef EMBED_HAVE_AVX512_ATTENTION
   if (a.reduced_precision && a.head_dim % 32 == 0 && cpu_has_avx512_bf16()) return attention_head_bf16(a, h, scores);
+#endif
+  if (a.q16 || a.k16 || a.v16)
+    throw Error("attention: Q, K, V given in bf16, but the bf16 kernels do not run here (see attention_takes_bf16)");
+#ifdef EMBED_HAVE_AVX512_ATTENTION
   if (a.head_dim % 16 == 0 && cpu_has_avx512f()) return attention_head_avx512(a, h, scores);
 #endif
   const int n = static_cast<int>(a.len), d = static_cast<int>(a.head_dim);
@@ -338,6 +362,15 @@ void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
 }
 
 }  // namespace
+
+bool attention_takes_bf16(std::size_t head_dim) {
+#ifdef EMBED_HAVE_AVX512_ATTENTION
+  return head_dim % 32 == 0 && cpu_has_avx512_bf16();
+#else
+  (void)head_dim;
+  return false;
+#endif
+}
 
 void attention(const AttentionArgs& a, std::vector<float>& scratch) {
   if (a.len == 0) return;
@@ -361,8 +394,11 @@ void attention_packed(const PackedAttentionArgs& a) {
       const std::size_t s = i / a.heads, h = i % a.heads;
       const std::size_t off = a.offsets[s], len = a.offsets[s + 1] - off;
       if (len == 0) continue;
-      AttentionArgs one{a.q + off * a.ld, a.k + off * a.ld, a.v + off * a.ld, a.ld, len, a.heads, a.head_dim,
-                        a.scale, nullptr, a.out + off * a.ld_out, a.ld_out, a.reduced_precision};
+      const std::size_t at = off * a.ld;
+      AttentionArgs one{offset_or_null(a.q, at), offset_or_null(a.k, at), offset_or_null(a.v, at), a.ld, len,
+                        a.heads, a.head_dim, a.scale, nullptr, a.out + off * a.ld_out, a.ld_out,
+                        a.reduced_precision, offset_or_null(a.q16, at), offset_or_null(a.k16, at),
+                        offset_or_null(a.v16, at)};
       attention_head(one, h, ws.floats(Workspace::kAttention, head_scratch_floats(one)));
     }
   });

@@ -328,6 +328,24 @@ struct Linear::Impl {
       parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) { apply_activation(act, y + rb * out, (re - rb) * out); });
   }
 
+  void forward_bf16(const float* x, std::size_t rows, uint16_t* y) {
+    ThreadScope scope(threads);
+    bool fused = false;
+    if (precision == Precision::BF16) {
+      execute(rows, Activation::Identity, bf16_input(x, rows), y, &fused, /*bf16_dst=*/true);
+    } else if (precision == Precision::INT8) {
+      const auto q = quantize_input(x, rows, Workspace::kGemmInput, Workspace::kRowScale);
+      gemm_int8(q, rows, nullptr, Activation::Identity,
+                [&](std::size_t row, const float* values) { kernels::to_bf16(values, y + row * out, out); });
+    } else {
+      float* values = thread_workspace().floats(Workspace::kRowValues, rows * out);
+      forward(x, rows, values, Activation::Identity);
+      parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
+        kernels::to_bf16(values + b * out, y + b * out, (e - b) * out);
+      });
+    }
+  }
+
   // x [rows, in] converted to bf16 in the calling thread's workspace.
   uint16_t* bf16_input(const float* x, std::size_t rows) const {
     auto* xb = reinterpret_cast<uint16_t*>(
@@ -457,6 +475,11 @@ Linear::Linear(io::FloatTensor weight, std::optional<io::FloatTensor> bias, Prec
 void Linear::forward(const float* x, std::size_t rows, float* y, Activation act) const {
   if (rows == 0) return;
   impl_->forward(x, rows, y, act);
+}
+
+void Linear::forward_bf16(const float* x, std::size_t rows, uint16_t* y) const {
+  if (rows == 0) return;
+  impl_->forward_bf16(x, rows, y);
 }
 
 void Linear::feed_forward(const Linear& up, const Linear& down, const float* x, std::size_t rows, float* intermediate,

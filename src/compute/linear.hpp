@@ -4,6 +4,7 @@
 // AVX512-BF16, int8 on VNNI; oneDNN dispatches on the CPU's features at run time). Precision and thread
 // count come from LoadOptions (see compute::LoadSettingsScope) unless given explicitly.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -24,6 +25,9 @@ class Linear {
 
   // y[rows, out] = act(x[rows, in] W^T + b). The activation is fused into the GEMM where possible.
   void forward(const float* x, std::size_t rows, float* y, Activation act = Activation::Identity) const;
+  // y[rows, out] = x W^T + b rounded to bf16 (round to nearest even), for attention's bf16 products: bf16
+  // and int8 layers write it directly (no fp32 matrix written and read back); fp32 layers convert.
+  void forward_bf16(const float* x, std::size_t rows, uint16_t* y) const;
   // y = down(act(up(x))), a transformer's feed-forward pair; `intermediate` ([rows, up.out_features()])
   // holds act(up(x)) unless both layers run in int8: then each intermediate row is quantized for `down`
   // while it is still in cache (same values, no fp32 round trip through memory).

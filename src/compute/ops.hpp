@@ -1,6 +1,7 @@
 #pragma once
 // Row-wise kernels on packed [rows, dim] float32 matrices; rows run in parallel on the engine's threads.
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace embed::compute {
@@ -31,7 +32,16 @@ struct AttentionArgs {
   // Both products may run with bf16 inputs (fp32 accumulation) where the CPU has AVX512-BF16: for models
   // running in bf16 or int8. Softmax stays fp32; false keeps everything fp32 (the exact default).
   bool reduced_precision = false;
+  // Q, K, V already in bf16, laid out as q / k / v (which are then unused): set only when
+  // attention_takes_bf16(head_dim) and reduced_precision.
+  const uint16_t* q16 = nullptr;
+  const uint16_t* k16 = nullptr;
+  const uint16_t* v16 = nullptr;
 };
+// Whether attention with reduced_precision runs its products in bf16 on this CPU for heads of head_dim
+// (AVX512-BF16, head_dim a multiple of 32): then it can take Q, K, V in bf16 (AttentionArgs::q16...).
+bool attention_takes_bf16(std::size_t head_dim);
+
 // Heads run in parallel on the engine's threads (compute::current_threads()).
 void attention(const AttentionArgs& a, std::vector<float>& scratch);
 
@@ -50,7 +60,16 @@ struct PackedAttentionArgs {
   float* out;
   std::size_t ld_out;
   bool reduced_precision = false;  // as in AttentionArgs
+  const uint16_t* q16 = nullptr;   // as in AttentionArgs
+  const uint16_t* k16 = nullptr;
+  const uint16_t* v16 = nullptr;
 };
 void attention_packed(const PackedAttentionArgs& a);
+
+// p + offset, or null for a null p (the matrices of PackedAttentionArgs not given).
+template <typename T>
+T* offset_or_null(T* p, std::size_t offset) {
+  return p ? p + offset : nullptr;
+}
 
 }  // namespace embed::compute

@@ -56,8 +56,10 @@ void attention_packed_relative(const PackedAttentionArgs& a, const float* table,
       bias.resize(std::max(bias.size(), len * len));
       expand_head(table, h, max_len, len, bias.data());
       const std::size_t col = h * a.head_dim;
-      attention({a.q + off * a.ld + col, a.k + off * a.ld + col, a.v + off * a.ld + col, a.ld, len, 1, a.head_dim,
-                 a.scale, bias.data(), a.out + off * a.ld_out + col, a.ld_out, a.reduced_precision},
+      const std::size_t at = off * a.ld + col;
+      attention({offset_or_null(a.q, at), offset_or_null(a.k, at), offset_or_null(a.v, at), a.ld, len, 1,
+                 a.head_dim, a.scale, bias.data(), a.out + off * a.ld_out + col, a.ld_out, a.reduced_precision,
+                 offset_or_null(a.q16, at), offset_or_null(a.k16, at), offset_or_null(a.v16, at)},
                 scratch);
     }
   });

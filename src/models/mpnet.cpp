@@ -88,14 +88,9 @@ class MPNetEncoder : public Encoder {
     if (T == 0) return;
     embed_tokens(batch, out);
     const LayerBuffers buf = layer_buffers(T, H, intermediate_);
-    const std::size_t head_dim = H / heads_;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     for (const auto& L : layers_) {
-      L.qkv.forward(out, T, buf.qkv);
       // scores = q k^T / sqrt(head_dim) + relative position bias (the same for every layer)
-      compute::attention_packed_relative({buf.qkv, buf.qkv + H, buf.qkv + 2 * H, 3 * H, batch.offsets.data(),
-                                          batch.sequences(), heads_, head_dim, scale, buf.context, H,
-                                          L.qkv.precision() != Precision::FP32},
+      compute::attention_packed_relative(project_qkv(L.qkv, out, batch, buf, heads_, H / heads_),
                                          distance_bias_.data(), max_positions());
       L.rest.forward(buf, T, out);
     }

@@ -1,6 +1,7 @@
 #include "models/transformer_block.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "compute/ops.hpp"
 #include "compute/workspace.hpp"
@@ -13,6 +14,28 @@ LayerBuffers layer_buffers(std::size_t tokens, std::size_t hidden, std::size_t i
           ws.floats(compute::Workspace::kModel1, tokens * hidden),
           ws.floats(compute::Workspace::kModel2, tokens * hidden),
           ws.floats(compute::Workspace::kModel3, std::min(tokens, kFeedForwardRows) * intermediate)};
+}
+
+compute::PackedAttentionArgs project_qkv(const compute::Linear& qkv, const float* hidden, const PackedBatch& batch,
+                                         const LayerBuffers& buffers, std::size_t heads, std::size_t head_dim) {
+  const std::size_t T = batch.tokens(), H = heads * head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const bool reduced = qkv.precision() != Precision::FP32;
+  compute::PackedAttentionArgs a{nullptr, nullptr, nullptr, 3 * H, batch.offsets.data(), batch.sequences(),
+                                 heads, head_dim, scale, buffers.context, H, reduced};
+  if (reduced && compute::attention_takes_bf16(head_dim)) {
+    auto* qkv16 = reinterpret_cast<uint16_t*>(buffers.qkv);  // half the buffer's bytes
+    qkv.forward_bf16(hidden, T, qkv16);
+    a.q16 = qkv16;
+    a.k16 = qkv16 + H;
+    a.v16 = qkv16 + 2 * H;
+  } else {
+    qkv.forward(hidden, T, buffers.qkv);
+    a.q = buffers.qkv;
+    a.k = buffers.qkv + H;
+    a.v = buffers.qkv + 2 * H;
+  }
+  return a;
 }
 
 PostAttentionBlock PostAttentionBlock::load(const io::WeightStore& w, const std::string& layer_prefix,

@@ -8,7 +8,9 @@
 
 #include "compute/activation.hpp"
 #include "compute/linear.hpp"
+#include "compute/ops.hpp"
 #include "io/tensor_data.hpp"
+#include "models/encoder.hpp"
 #include "models/layer_norm_weights.hpp"
 
 namespace embed::models {
@@ -27,6 +29,13 @@ struct LayerBuffers {
 // many tokens a batch has.
 constexpr std::size_t kFeedForwardRows = 256;
 LayerBuffers layer_buffers(std::size_t tokens, std::size_t hidden, std::size_t intermediate);
+
+// Runs a layer's fused query / key / value projection over `hidden` ([tokens, H]) into buffers.qkv and
+// returns attention's arguments over it (output: buffers.context). When attention multiplies in bf16 (a
+// bf16 / int8 model on a CPU with AVX512-BF16), the projection writes Q, K, V directly in bf16: no fp32
+// matrix written, read back and converted per head.
+compute::PackedAttentionArgs project_qkv(const compute::Linear& qkv, const float* hidden, const PackedBatch& batch,
+                                         const LayerBuffers& buffers, std::size_t heads, std::size_t head_dim);
 
 // The sizes and settings the part after attention runs with (the same for every layer of a model).
 struct BlockShape {
