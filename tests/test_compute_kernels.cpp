@@ -205,6 +205,31 @@ __attribute__((target("avx512f"))) void exp16_both(const float* x, float* fine, 
 
 // exp16 to about 1 ulp; exp16_coarse (softmax arguments <= 0, rounded to bf16 next) to 1e-5 relative, and
 // finite, non-negative, at most e^-100 far below.
+__attribute__((target("avx512f"))) void gelu_precise16(const float* x, float* y) {
+  _mm512_storeu_ps(y, embed::compute::avx512::gelu_erf16_precise(_mm512_loadu_ps(x)));
+}
+
+// The fp32 small-rows GEMM's fused GELU: within float rounding of the erf form everywhere, and for negative
+// inputs (GELU = 0.5 x erfc(|x| / sqrt 2), small) accurate relative to the value, not only absolutely.
+TEST(ComputeKernels, PreciseGeluKeepsRelativeAccuracyOfNegativeInputs) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512 on this CPU";
+  double worst_abs = 0, worst_rel_negative = 0;
+  for (int i = -200000; i < 200000; i += 16) {
+    alignas(64) float xs[16], ys[16];
+    for (int k = 0; k < 16; ++k) xs[k] = static_cast<float>(i + k) * 5e-5f;  // [-10, 10)
+    gelu_precise16(xs, ys);
+    for (int k = 0; k < 16; ++k) {
+      const double x = xs[k], ref = 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+      worst_abs = std::max(worst_abs, std::fabs(ys[k] - ref) / std::max(1.0, std::fabs(x)));
+      if (x < 0 && x >= -6) worst_rel_negative = std::max(worst_rel_negative, std::fabs(ys[k] - ref) / std::fabs(ref));
+    }
+  }
+  EXPECT_LT(worst_abs, 2e-7);
+  EXPECT_LT(worst_rel_negative, 5e-3);  // computing 1 + erf instead loses all of it near x = -6
+  std::printf("precise GELU: max |error| / max(1, |x|) %.3g, max relative error for x in [-6, 0) %.3g\n", worst_abs,
+              worst_rel_negative);
+}
+
 TEST(ComputeKernels, VectorExponentials) {
   if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512";
   std::vector<float> x;

@@ -88,8 +88,10 @@ __attribute__((target("avx512f"))) inline __m512 gelu_erf16(__m512 x) {
   return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
 }
 
-// GELU, erf form, for fp32 results: erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) with exp16 and a
-// true division, the formula of kernels' scalar erf_approx. About twice the work of gelu_erf16.
+// GELU, erf form, for fp32 results: 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(-x / sqrt 2), with
+// erfc(a) = t P(t) e^(-a^2) for a >= 0 (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7; exp16 and a true
+// division) and erfc(-a) = 2 - erfc(a). For x < 0 the small erfc is used as it is, never as 1 - erf: no
+// cancellation, so negative inputs keep their relative accuracy.
 __attribute__((target("avx512f"))) inline __m512 gelu_erf16_precise(__m512 x) {
   const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752440f));
   const __m512 a = _mm512_abs_ps(z);
@@ -100,11 +102,11 @@ __attribute__((target("avx512f"))) inline __m512 gelu_erf16_precise(__m512 x) {
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  p = _mm512_mul_ps(p, t);
-  const __m512 erf_abs = _mm512_fnmadd_ps(p, exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a))), one);
-  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(static_cast<int>(0x80000000u)));
-  const __m512 erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(erf_abs), sign));
-  return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, one));
+  const __m512 erfc_a = _mm512_mul_ps(_mm512_mul_ps(p, t), exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a))));
+  // 1 + erf(z): erfc(|z|) for z < 0, 2 - erfc(z) otherwise.
+  const __mmask16 negative = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc_a), erfc_a);
+  return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), one_plus_erf);
 }
 
 }  // namespace embed::compute::avx512

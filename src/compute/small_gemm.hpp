@@ -29,7 +29,7 @@ bool small_gemm_available();
 
 // y[rows, n] = act(x[rows, k] W + bias) (bias: n values or null), on current_threads() threads, each
 // taking whole panels. Each output is summed over k in order with fused multiply-adds, then the bias is
-// added; GELU (erf form) is computed with the Abramowitz-Stegun 7.1.26 erf (|error| <= 1.5e-7), other
+// added; GELU (erf form) is computed with the Abramowitz-Stegun 7.1.26 erfc (|error| <= 1.5e-7), other
 // activations as apply_activation does.
 void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act,
                 float* y);
