@@ -130,6 +130,7 @@ bool small_gemm_available() {
 
 void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act,
                 float* y) {
+  if (rows == 0) return;
   const std::size_t panels = (w.n + kPanel - 1) / kPanel;
   parallel_for(panels, 1, [&](std::size_t p0, std::size_t p1, int) { gemm_panels(x, rows, w, bias, act, y, p0, p1); });
 }
