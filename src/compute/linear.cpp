@@ -148,6 +148,13 @@ MemoryViews& thread_memory_views() {
   return views;
 }
 
+// x [rows, width] rounded to bf16 into y, rows split across the threads.
+void to_bf16_rows(const float* x, std::size_t rows, std::size_t width, uint16_t* y) {
+  parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
+    kernels::to_bf16(x + b * width, y + b * width, (e - b) * width);
+  });
+}
+
 constexpr dnnl::memory::dim kPackRows = 256;  // representative M used to choose the packed weight layout
 
 }  // namespace
@@ -340,9 +347,7 @@ struct Linear::Impl {
     } else {
       float* values = thread_workspace().floats(Workspace::kRowValues, rows * out);
       forward(x, rows, values, Activation::Identity);
-      parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
-        kernels::to_bf16(values + b * out, y + b * out, (e - b) * out);
-      });
+      to_bf16_rows(values, rows, out, y);
     }
   }
 
@@ -350,9 +355,7 @@ struct Linear::Impl {
   uint16_t* bf16_input(const float* x, std::size_t rows) const {
     auto* xb = reinterpret_cast<uint16_t*>(
         thread_workspace().buffer(Workspace::kGemmInput, rows * in * sizeof(uint16_t)));
-    parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
-      kernels::to_bf16(x + b * in, xb + b * in, (e - b) * in);
-    });
+    to_bf16_rows(x, rows, in, xb);
     return xb;
   }
 

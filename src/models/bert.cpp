@@ -1,6 +1,5 @@
 // BERT (BertModel) and RoBERTa / XLM-RoBERTa (the same layers, positions counted from padding_idx + 1
 // over the non-pad tokens).
-#include <cmath>
 #include <optional>
 
 #include "compute/activation.hpp"

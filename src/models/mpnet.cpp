@@ -2,7 +2,6 @@
 // from padding_idx + 1 over the non-pad tokens, and a T5-style relative position bias (one table shared by
 // all layers) added to the attention scores.
 #include <algorithm>
-#include <cmath>
 
 #include "compute/activation.hpp"
 #include "compute/linear.hpp"
