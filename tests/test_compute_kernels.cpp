@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include <cblas.h>
@@ -13,7 +14,9 @@
 #include "compute/avx512_math.hpp"
 #include "compute/kernels.hpp"
 #include "compute/ops.hpp"
+#include "compute/relative_position.hpp"
 #include "compute/threads.hpp"
+#include "embed/error.hpp"
 
 namespace {
 
@@ -143,6 +146,36 @@ TEST(ComputeKernels, AttentionTakesBf16InputsExactly) {
                              qkv16.data(), qkv16.data() + H, qkv16.data() + 2 * H},
                             scratch);
   EXPECT_EQ(a, b);
+}
+
+// bf16 Q, K, V only go to the bf16 kernels: handed to the fp32 path (reduced_precision off), the call says why
+// it cannot run instead of reading the unset fp32 matrices.
+TEST(ComputeKernels, AttentionRejectsBf16InputsWithoutBf16Products) {
+  const std::size_t heads = 2, d = 32, H = heads * d, ld = 3 * H, len = 3;
+  std::vector<uint16_t> qkv16(len * ld, 0x3f80);  // bf16 1.0
+  std::vector<float> out(len * H), scratch;
+  const std::vector<std::size_t> offsets = {0, len};
+  const embed::compute::PackedAttentionArgs packed{nullptr, nullptr, nullptr, ld, offsets.data(), 1, heads, d, 0.17f,
+                                                   out.data(), H, false, qkv16.data(), qkv16.data() + H,
+                                                   qkv16.data() + 2 * H};
+  embed::compute::ThreadScope threads(2);  // the heads would run on two threads
+  const std::vector<float> table(heads * (2 * len - 1), 0.0f);
+  const std::function<void()> calls[] = {
+      [&] {
+        embed::compute::attention({nullptr, nullptr, nullptr, ld, len, heads, d, 0.17f, nullptr, out.data(), H, false,
+                                   qkv16.data(), qkv16.data() + H, qkv16.data() + 2 * H},
+                                  scratch);
+      },
+      [&] { embed::compute::attention_packed(packed); },
+      [&] { embed::compute::attention_packed_relative(packed, table.data(), len); }};
+  for (const auto& call : calls) {
+    try {
+      call();
+      ADD_FAILURE() << "expected an error";
+    } catch (const embed::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("given in bf16"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(ComputeKernels, LayerNormAndSoftmax) {

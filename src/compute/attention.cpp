@@ -338,10 +338,6 @@ std::size_t head_scratch_floats(const AttentionArgs& a) {
 void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
 #ifdef EMBED_HAVE_AVX512_ATTENTION
   if (a.reduced_precision && a.head_dim % 32 == 0 && cpu_has_avx512_bf16()) return attention_head_bf16(a, h, scores);
-#endif
-  if (a.q16 || a.k16 || a.v16)
-    throw Error("attention: Q, K, V given in bf16, but the bf16 kernels do not run here (see attention_takes_bf16)");
-#ifdef EMBED_HAVE_AVX512_ATTENTION
   if (a.head_dim % 16 == 0 && cpu_has_avx512f()) return attention_head_avx512(a, h, scores);
 #endif
   const int n = static_cast<int>(a.len), d = static_cast<int>(a.head_dim);
@@ -372,7 +368,13 @@ bool attention_takes_bf16(std::size_t head_dim) {
 #endif
 }
 
+void check_bf16_inputs(bool given, bool reduced_precision, std::size_t head_dim) {
+  if (given && !(reduced_precision && attention_takes_bf16(head_dim)))
+    throw Error("attention: Q, K, V given in bf16, but the bf16 kernels do not run here (see attention_takes_bf16)");
+}
+
 void attention(const AttentionArgs& a, std::vector<float>& scratch) {
+  check_bf16_inputs(a.q16 || a.k16 || a.v16, a.reduced_precision, a.head_dim);
   if (a.len == 0) return;
   if (current_threads() <= 1 || a.heads == 1) {
     scratch.resize(head_scratch_floats(a));
@@ -386,6 +388,7 @@ void attention(const AttentionArgs& a, std::vector<float>& scratch) {
 }
 
 void attention_packed(const PackedAttentionArgs& a) {
+  check_bf16_inputs(a.q16 || a.k16 || a.v16, a.reduced_precision, a.head_dim);
   const std::size_t nseq = a.sequences, items = nseq * a.heads;
   // Work items (sequence, head), longest sequences first so the threads finish together.
   parallel_for(items, 1, [&](std::size_t b, std::size_t e, int) {

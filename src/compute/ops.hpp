@@ -41,6 +41,10 @@ struct AttentionArgs {
 // Whether attention with reduced_precision runs its products in bf16 on this CPU for heads of head_dim
 // (AVX512-BF16, head_dim a multiple of 32): then it can take Q, K, V in bf16 (AttentionArgs::q16...).
 bool attention_takes_bf16(std::size_t head_dim);
+// Throws when bf16 Q, K, V are `given` where the bf16 kernels do not run (reduced_precision off, or
+// !attention_takes_bf16). The attention entry points call it before their parallel regions, which an
+// exception must not leave.
+void check_bf16_inputs(bool given, bool reduced_precision, std::size_t head_dim);
 
 // Heads run in parallel on the engine's threads (compute::current_threads()).
 void attention(const AttentionArgs& a, std::vector<float>& scratch);

@@ -45,6 +45,7 @@ void expand_relative_bias(const float* table, std::size_t heads, std::size_t max
 }
 
 void attention_packed_relative(const PackedAttentionArgs& a, const float* table, std::size_t max_len) {
+  check_bf16_inputs(a.q16 || a.k16 || a.v16, a.reduced_precision, a.head_dim);
   const std::size_t items = a.sequences * a.heads;
   parallel_for(items, 1, [&](std::size_t b, std::size_t e, int) {
     // Per worker thread, reused across calls: no allocation in the steady state.
