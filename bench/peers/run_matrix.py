@@ -164,7 +164,57 @@ def parse_engine_output(text):
     return {}
 
 
-REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
+ROUND_KEYS = ("texts_per_s", "tokens_per_s", "latency_ms_median", "effective_gflops")
+
+
+def merge_rounds(rec, outs, ntok, ntexts):
+    """One row's record from its rounds: the median round for throughput and latency, the best / lowest
+    of all rounds for the best-pass fields; every round's numbers kept under "rounds"."""
+    good = [d for d, _ in outs if d]
+    errors = [e for _, e in outs if e]
+    rec["error"] = None if good else (errors[0] if errors else "no result")
+    if errors and good:
+        rec["failed_rounds"] = errors
+    rounds = []
+    for d, _ in outs:
+        if not d:
+            rounds.append(None)
+            continue
+        r = {k: d[k] for k in ROUND_KEYS if d.get(k) is not None}
+        if r.get("tokens_per_s") is None and r.get("texts_per_s") and ntok:
+            r["tokens_per_s"] = r["texts_per_s"] * ntok / ntexts
+        rounds.append(r)
+    rec["rounds"] = rounds
+    for k in ROUND_KEYS:
+        vals = [r[k] for r in rounds if r and k in r]
+        if vals:
+            rec[k] = statistics.median(vals)
+    for k, pick in (("texts_per_s_best", max), ("latency_ms_min", min), ("load_ms", min), ("peak_rss_mb", max),
+                    ("padded_tokens", max)):
+        vals = [d[k] for d in good if d.get(k) is not None]
+        if vals:
+            rec[k] = pick(vals)
+    return rec
+
+
+def paired_ratio(r, b, key):
+    """r / b per round (the same round of both systems: measured minutes apart at most), median and range."""
+    ratios = [x[key] / y[key] for x, y in zip(r.get("rounds") or [], b.get("rounds") or [])
+              if x and y and x.get(key) and y.get(key)]
+    if not ratios:
+        return None
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def fmt_ratio(r, b, key, prefix=""):
+    pr = paired_ratio(r, b, key)
+    if pr is None:
+        return None
+    med, lo, hi = pr
+    spread = f" ({lo:.2f}-{hi:.2f})" if len([x for x in r.get("rounds") or [] if x]) > 1 else ""
+    return f"{prefix}{med:.2f}x{spread}"
 
 
 def gemm_peaks(model_dir, threads_list):
@@ -350,35 +400,39 @@ def main():
                 runs = []
                 if have["engine"]:
                     for p in engine_precisions:
-                        runs.append(("embed", p, lambda p=p: run_engine(mdir, txt, threads, batch, p, tag + f".embed.{p}")))
+                        runs.append(("embed", p, lambda sfx, p=p: run_engine(mdir, txt, threads, batch, p, tag + f".embed.{p}{sfx}")))
                 if have["ort"] and ids_file:
                     common = ["--ids", ids_file, "--threads", str(threads), "--batch", str(batch), "--repeats", str(repeats),
                               "--pad-id", str(pad_id), "--corpus", corpus]
                     if spin != "default":
                         common += ["--spin", spin]
                     if os.path.isfile(onnx32):
-                        runs.append(("onnxruntime", "fp32", lambda c=common: run_json(
-                            ["node", os.path.join(PEERS, "ort_bench.js"), "--model", onnx32, "--precision", "fp32"] + c, tag=tag + ".ort.fp32")))
+                        runs.append(("onnxruntime", "fp32", lambda sfx, c=common: run_json(
+                            ["node", os.path.join(PEERS, "ort_bench.js"), "--model", onnx32, "--precision", "fp32"] + c, tag=tag + ".ort.fp32" + sfx)))
                     if os.path.isfile(onnx8):
-                        runs.append(("onnxruntime", "int8", lambda c=common: run_json(
-                            ["node", os.path.join(PEERS, "ort_bench.js"), "--model", onnx8, "--precision", "int8"] + c, tag=tag + ".ort.int8")))
+                        runs.append(("onnxruntime", "int8", lambda sfx, c=common: run_json(
+                            ["node", os.path.join(PEERS, "ort_bench.js"), "--model", onnx8, "--precision", "int8"] + c, tag=tag + ".ort.int8" + sfx)))
                 if have["torch"] and ids_file:
-                    runs.append(("pytorch", "fp32", lambda: run_json(
+                    runs.append(("pytorch", "fp32", lambda sfx: run_json(
                         [PY, os.path.join(PEERS, "torch_bench.py"), "--model", mdir, "--ids", ids_file, "--threads", str(threads),
-                         "--batch", str(batch), "--repeats", str(repeats), "--corpus", corpus], env=torch_env(spin), tag=tag + ".torch.fp32")))
-                for system, prec, fn in runs:
-                    d, err = fn()
-                    rec = dict(row, system=system, precision=prec, error=err)
-                    if d:
-                        for k in ("texts_per_s", "tokens_per_s", "latency_ms_median", "texts_per_s_best", "latency_ms_min", "padded_tokens",
-                                  "effective_gflops", "load_ms", "peak_rss_mb"):
-                            if k in d:
-                                rec[k] = d[k]
-                        if rec.get("tokens_per_s") is None and rec.get("texts_per_s") and ntok:
-                            rec["tokens_per_s"] = rec["texts_per_s"] * ntok / n
-                    log(f"    {system:11s} {prec:5s} " + (err or f"{rec.get('texts_per_s', 0):9.1f} texts/s  "
-                                                             f"{rec.get('tokens_per_s') or 0:9.0f} tok/s  "
-                                                             f"lat {rec.get('latency_ms_median') or 0:8.2f} ms"))
+                         "--batch", str(batch), "--repeats", str(repeats), "--corpus", corpus], env=torch_env(spin), tag=tag + ".torch.fp32" + sfx)))
+                # Rounds: every system of the row runs once per round, the order reversed every other round,
+                # so that load drifting over the row's minutes reaches all systems alike (ratios are per round).
+                outcomes = [[] for _ in runs]
+                for rnd in range(ROUNDS):
+                    order = list(range(len(runs)))
+                    if rnd % 2:
+                        order.reverse()
+                    for i in order:
+                        system, prec, fn = runs[i]
+                        d, err = fn(f".r{rnd + 1}" if ROUNDS > 1 else "")
+                        outcomes[i].append((d, err))
+                        log(f"    {system:11s} {prec:5s} " + (err or f"{d.get('texts_per_s', 0):9.1f} texts/s  "
+                                                                 f"{d.get('tokens_per_s') or 0:9.0f} tok/s  "
+                                                                 f"lat {d.get('latency_ms_median') or 0:8.2f} ms")
+                            + (f"  (round {rnd + 1})" if ROUNDS > 1 else ""))
+                for (system, prec, _), outs in zip(runs, outcomes):
+                    rec = merge_rounds(dict(row, system=system, precision=prec), outs, ntok, n)
                     results.append(rec)
         # accuracy on the first sentences (64; 16 for base shapes): everything vs PyTorch fp32 (the reference function)
         n_acc = 64 if model == "minilm-l6" else 16
@@ -423,7 +477,8 @@ def main():
     P(f"machine: {cpu}, {ncpu} CPUs; load average at start {' '.join(la)}, at end {' '.join(la_end)} "
       f"(other processes share these cores: compare ratios, not absolute numbers)")
     P(f"thread spinning: {'off (ORT allow_spinning=0, OMP_WAIT_POLICY=PASSIVE) because the machine was loaded' if spin == '0' else 'library defaults'}; "
-      f"repeats {repeats} (median pass shown, best in the JSON); OPENBLAS_CORETYPE={OPENBLAS_CORETYPE} for PyTorch and embed; "
+      f"{ROUNDS} rounds of {repeats} passes per system, the systems of a row alternating round by round (median round shown, "
+      f"every round in the JSON; ratios: median of the per-round ratios, their range in brackets); OPENBLAS_CORETYPE={OPENBLAS_CORETYPE} for PyTorch and embed; "
       f"PyTorch: OpenBLAS (OpenMP build) first on LD_LIBRARY_PATH, MALLOC_MMAP_MAX_=0")
     P("peers: token ids precomputed by HF tokenizers, tokenization NOT timed; batches sorted by length and padded to the "
       "batch's longest (sentence-transformers); pooling + normalize inside the timed call. embed: end to end "
@@ -443,16 +498,12 @@ def main():
         b = base.get(key(r))
         ratio = "-"
         if b and r is not b:
-            if r["batch"] == 1 and r.get("latency_ms_median") and b.get("latency_ms_median"):
-                ratio = f"latency {r['latency_ms_median'] / b['latency_ms_median']:.2f}x"
-            elif r.get("texts_per_s") and b.get("texts_per_s"):
-                ratio = f"{r['texts_per_s'] / b['texts_per_s']:.2f}x"
+            per = "latency_ms_median" if r["batch"] == 1 else "texts_per_s"
+            ratio = fmt_ratio(r, b, per, "latency " if r["batch"] == 1 else "") or "-"
             if r["system"].startswith("embed") and r["precision"] == "int8" and key(r) in base8:
-                b8 = base8[key(r)]
-                if r["batch"] == 1 and r.get("latency_ms_median") and b8.get("latency_ms_median"):
-                    ratio += f" (vs ORT int8: latency {r['latency_ms_median'] / b8['latency_ms_median']:.2f}x)"
-                elif r.get("texts_per_s") and b8.get("texts_per_s"):
-                    ratio += f" (vs ORT int8: {r['texts_per_s'] / b8['texts_per_s']:.2f}x)"
+                r8 = fmt_ratio(r, base8[key(r)], per, "latency " if r["batch"] == 1 else "")
+                if r8:
+                    ratio += f" (vs ORT int8: {r8})"
         eff = "-"
         if r.get("effective_gflops") is not None:
             eff = f"{r['effective_gflops']:.1f}"
