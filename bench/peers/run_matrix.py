@@ -325,6 +325,55 @@ def embed_cli_embeddings(model_dir, txt, n, precision, batch=32):
 
 
 # ---------------------------------------------------------------- table
+# Issue 5's targets, as (what, model, corpus, batch, threads, precision, baseline precision, wanted ratio).
+# Throughput rows: embed texts/s ÷ the ONNX Runtime baseline's, at least `wanted`; batch-1 rows: embed
+# latency ÷ the baseline's, at most `wanted`.
+TARGETS = [
+    ("fp32, sentences", "minilm-l6", "sentences", 32, 1, "fp32", "fp32", 1.5),
+    ("fp32, sentences", "minilm-l6", "sentences", 32, 2, "fp32", "fp32", 1.6),
+    ("fp32, passages", "minilm-l6", "passages", 32, 1, "fp32", "fp32", 1.3),
+    ("fp32, passages", "minilm-l6", "passages", 32, 2, "fp32", "fp32", 1.3),
+    ("bf16 vs ORT fp32", "minilm-l6", "sentences", 32, 1, "bf16", "fp32", 3.0),
+    ("bf16 vs ORT fp32", "minilm-l6", "sentences", 32, 2, "bf16", "fp32", 3.0),
+    ("int8 vs ORT fp32", "minilm-l6", "sentences", 32, 1, "int8", "fp32", 4.0),
+    ("int8 vs ORT fp32", "minilm-l6", "sentences", 32, 2, "int8", "fp32", 4.0),
+    ("int8 vs ORT int8", "minilm-l6", "sentences", 32, 1, "int8", "int8", 1.7),
+    ("int8 vs ORT int8", "minilm-l6", "sentences", 32, 2, "int8", "int8", 1.7),
+    ("batch-1 latency fp32", "minilm-l6", "sentences", 1, 1, "fp32", "fp32", 0.6),
+    ("batch-1 latency fp32", "minilm-l6", "sentences", 1, 2, "fp32", "fp32", 0.6),
+    ("batch-1 latency int8 vs ORT int8", "minilm-l6", "sentences", 1, 1, "int8", "int8", 0.7),
+    ("batch-1 latency int8 vs ORT int8", "minilm-l6", "sentences", 1, 2, "int8", "int8", 0.7),
+    ("base shape fp32, sentences", "mpnet-base", "sentences", 32, 1, "fp32", "fp32", 1.5),
+    ("base shape fp32, sentences", "mpnet-base", "sentences", 32, 2, "fp32", "fp32", 1.5),
+    ("base shape fp32, sentences", "bert-base", "sentences", 32, 1, "fp32", "fp32", 1.5),
+    ("base shape fp32, sentences", "bert-base", "sentences", 32, 2, "fp32", "fp32", 1.5),
+]
+
+
+def targets_table(results):
+    """The issue's targets against this run: the median per-round ratio, its range, and whether the median
+    meets the target (rows this run did not measure are left out)."""
+    find = {(r["model"], r["corpus"], r["batch"], r["threads"], r["system"], r["precision"]): r
+            for r in results if not r["error"]}
+    lines = ["## Targets (issue 5), this run", "",
+             "| target | model | threads | wanted | measured (median of rounds, range) | met |", "|---|---|---|---|---|---|"]
+    for what, model, corpus, batch, threads, prec, base_prec, wanted in TARGETS:
+        e = find.get((model, corpus, batch, threads, "embed", prec))
+        b = find.get((model, corpus, batch, threads, "onnxruntime", base_prec))
+        if not e or not b:
+            continue
+        key = "latency_ms_median" if batch == 1 else "texts_per_s"
+        pr = paired_ratio(e, b, key)
+        if pr is None:
+            continue
+        med, lo, hi = pr
+        met = med <= wanted if batch == 1 else med >= wanted
+        sign = "<=" if batch == 1 else ">="
+        lines.append(f"| {what} | {model} | {threads} | {sign} {wanted:g}x | {med:.2f}x ({lo:.2f}-{hi:.2f}) | "
+                     f"{'yes' if met else 'no'} |")
+    return lines if len(lines) > 4 else []
+
+
 def fmt(v, nd=0):
     if v is None:
         return "-"
@@ -527,6 +576,8 @@ def main():
             notes.append(f"{model}: " + measure_rss(os.path.join(WORK, model)))
     for n in notes:
         P("- " + n)
+    P("")
+    out.extend(targets_table(results))
     for s in skipped:
         P("- SKIPPED " + s)
     P(f"- total time {time.time() - t_start:.0f} s; raw results: {os.path.relpath(WORK, ROOT)}/results.jsonl, logs: {os.path.relpath(LOG, ROOT)}/")
