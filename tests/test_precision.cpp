@@ -201,6 +201,29 @@ TEST(Precision, Bf16OutputIsForwardRounded) {
   }
 }
 
+// bf16 GEMMs run rows past a multiple of 32 as one padded 32-row block (Linear: bounded primitive
+// creation). Every row must come out as it does when the whole row count runs in one primitive: the rows
+// of a 71-row call equal the first 71 rows of a 96-row call (a multiple: one primitive), bit for bit,
+// with GELU fused, for fp32 and bf16 outputs, single- and multi-threaded.
+TEST(Precision, Bf16RowsPastTheGranuleEqualOnePrimitive) {
+  if (!runs_in(Precision::BF16)) GTEST_SKIP() << "this CPU has no bf16 kernels (the engine falls back to fp32)";
+  const std::size_t rows = 71, whole = 96, in = 96, out = 160;
+  RandomLayer L(whole, in, out, 41);
+  for (int threads : {1, 2}) {
+    embed::compute::Linear lin(L.wt, L.bt, Precision::BF16, threads);
+    std::vector<float> part(rows * out), all(whole * out);
+    lin.forward(L.x.data(), rows, part.data(), embed::compute::Activation::Gelu);
+    lin.forward(L.x.data(), whole, all.data(), embed::compute::Activation::Gelu);
+    for (std::size_t i = 0; i < part.size(); ++i)
+      ASSERT_EQ(part[i], all[i]) << threads << " threads, row " << i / out << " column " << i % out;
+    std::vector<uint16_t> part16(rows * out), all16(whole * out);
+    lin.forward_bf16(L.x.data(), rows, part16.data());
+    lin.forward_bf16(L.x.data(), whole, all16.data());
+    for (std::size_t i = 0; i < part16.size(); ++i)
+      ASSERT_EQ(part16[i], all16[i]) << threads << " threads, bf16 output, row " << i / out << " column " << i % out;
+  }
+}
+
 TEST(Precision, ConcatenatedLayerEqualsParts) {
   const std::size_t rows = 5, in = 64;
   RandomLayer a(rows, in, 48, 1), b(rows, in, 16, 2);
