@@ -202,8 +202,8 @@ TEST(Precision, Bf16OutputIsForwardRounded) {
 }
 
 // bf16 GEMMs run rows past a multiple of 32 as one padded 32-row block (Linear: bounded primitive
-// creation). Every row must come out as it does when the whole row count runs in one primitive: the rows
-// of a 71-row call equal the first 71 rows of a 96-row call (a multiple: one primitive), bit for bit,
+// creation; above 64 rows). Every row must come out as it does when the whole row count runs in one
+// primitive: the rows of a 71-row call equal the first 71 rows of a 96-row call (a multiple), bit for bit,
 // with GELU fused, for fp32 and bf16 outputs, single- and multi-threaded.
 TEST(Precision, Bf16RowsPastTheGranuleEqualOnePrimitive) {
   if (!runs_in(Precision::BF16)) GTEST_SKIP() << "this CPU has no bf16 kernels (the engine falls back to fp32)";

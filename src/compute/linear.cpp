@@ -304,13 +304,15 @@ struct Linear::Impl {
   // kRowGranule run as one more granule, padded: every row count then uses the primitives of the
   // multiples of the granule (at most max_rows / kRowGranule of them, all reused). AMX computes in 16-row
   // tiles anyway, so the padding costs next to nothing there (steady state measured equal or faster).
-  // Each output row is computed the same way in either primitive (tested).
-  static constexpr std::size_t kRowGranule = 32;
+  // Up to kExactRows rows (one short text at batch 1) each row count keeps its own primitive: the weights
+  // then stream from memory, and a second call would stream them twice. Each output row is computed the
+  // same way in either primitive (tested).
+  static constexpr std::size_t kRowGranule = 32, kExactRows = 64;
 
   // Runs the matmul for `rows` rows: src / dst are this precision's input and output buffers (dst bf16
   // with bf16_dst).
   void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act, bool bf16_dst = false) {
-    if (precision != Precision::BF16 || rows <= kRowGranule || rows % kRowGranule == 0)
+    if (precision != Precision::BF16 || rows <= kExactRows || rows % kRowGranule == 0)
       return run(*get(rows, act, bf16_dst), src, dst, fused_act);
     const std::size_t main = rows / kRowGranule * kRowGranule, tail = rows - main;
     const std::size_t src_row = in * sizeof(uint16_t), dst_row = out * (bf16_dst ? sizeof(uint16_t) : sizeof(float));
