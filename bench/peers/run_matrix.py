@@ -159,14 +159,14 @@ def parse_engine_output(text):
             continue
         if "texts_per_s" in d:
             keys = ("texts_per_s", "tokens_per_s", "latency_ms_median", "effective_gflops", "texts", "tokens",
-                    "load_ms", "peak_rss_mb")
+                    "load_ms", "peak_rss_mb", "first_pass_texts_per_s")
             return {k: d[k] for k in keys if k in d}
     return {}
 
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
-ROUND_KEYS = ("texts_per_s", "tokens_per_s", "latency_ms_median", "effective_gflops")
+ROUND_KEYS = ("texts_per_s", "tokens_per_s", "latency_ms_median", "effective_gflops", "first_pass_texts_per_s")
 
 
 def merge_rounds(rec, outs, ntok, ntexts):
@@ -569,6 +569,15 @@ def main():
                      "under that moment's load (and embed's effective GFLOP/s counts the linear layers' FLOPs from `embed bench`'s "
                      "formula); on a shared machine read the fraction as a rough guide only")
     for model in models:
+        # embed's warm-up pass creates the GEMM kernels of each new batch shape: what a one-off encode sees
+        first = {}
+        for r in results:
+            if r["model"] == model and r["system"] == "embed" and r.get("first_pass_texts_per_s") and r.get("texts_per_s"):
+                first.setdefault(r["precision"], []).append(r["first_pass_texts_per_s"] / r["texts_per_s"])
+        if first:
+            notes.append(f"{model}: embed first pass (a one-off encode: GEMM kernels created for each new batch shape) "
+                         "vs its steady state, batch-32 rows: " +
+                         ", ".join(f"{p} {min(v):.2f}-{max(v):.2f}x" for p, v in sorted(first.items())))
         loads = [r["load_ms"] for r in results if r["model"] == model and r["system"] == "embed" and r.get("load_ms")]
         if loads:
             notes.append(f"{model}: embed model load (ready to encode, page cache warm), fastest of {len(loads)} loads: {min(loads):.0f} ms")
