@@ -585,11 +585,13 @@ def main():
             notes.append(f"{model}: " + measure_rss(os.path.join(WORK, model)))
     for n in notes:
         P("- " + n)
-    P("")
-    out.extend(targets_table(results))
     for s in skipped:
         P("- SKIPPED " + s)
     P(f"- total time {time.time() - t_start:.0f} s; raw results: {os.path.relpath(WORK, ROOT)}/results.jsonl, logs: {os.path.relpath(LOG, ROOT)}/")
+    targets = targets_table(results)
+    if targets:
+        P("")
+        out.extend(targets)
     text = "\n".join(out)
     print(text)
     with open(os.path.join(WORK, "results.jsonl"), "w") as f:

@@ -217,13 +217,10 @@ struct Linear::Impl {
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wmd, dst_md), attr, cpu_engine());
   }
 
-  static uint64_t key_of(std::size_t rows, Activation act, bool bf16_dst) {
-    return static_cast<uint64_t>(rows) | (static_cast<uint64_t>(bf16_dst) << 39) | (static_cast<uint64_t>(act) << 40) |
-           (static_cast<uint64_t>(current_threads()) << 48);
-  }
-
   std::shared_ptr<const Prim> get(std::size_t rows, Activation act, bool bf16_dst) {
-    const uint64_t key = key_of(rows, act, bf16_dst);
+    const int nthr = current_threads();
+    const uint64_t key = static_cast<uint64_t>(rows) | (static_cast<uint64_t>(bf16_dst) << 39) |
+                         (static_cast<uint64_t>(act) << 40) | (static_cast<uint64_t>(nthr) << 48);
     {
       std::lock_guard<std::mutex> lock(mutex);
       auto it = cache.find(key);
@@ -300,9 +297,10 @@ struct Linear::Impl {
 
   // bf16: creating a primitive (JIT-compiling its kernels) takes 1.5-11 ms on an AMX CPU, GELU-fused ones
   // the most: longer than running it, and a one-off encode of a corpus meets new row counts in almost every
-  // batch (sentences.txt, 2000 texts: 180 primitives, 40 % of the pass). So rows beyond a multiple of
-  // kRowGranule run as one more granule, padded: every row count then uses the primitives of the
-  // multiples of the granule (at most max_rows / kRowGranule of them, all reused). AMX computes in 16-row
+  // batch (sentences.txt, 2000 texts: 180 primitives, 657 ms; the pass ran at 0.6x the speed of a repeat
+  // of it). So rows beyond a multiple of kRowGranule run as one more granule, padded: every row count then
+  // uses the primitives of the multiples of the granule (at most max_rows / kRowGranule of them, all
+  // reused). AMX computes in 16-row
   // tiles anyway, so the padding costs next to nothing there (steady state measured equal or faster).
   // Up to kExactRows rows (one short text at batch 1) each row count keeps its own primitive: the weights
   // then stream from memory, and a second call would stream them twice. Each output row is computed the

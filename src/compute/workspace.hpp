@@ -12,7 +12,7 @@ class Workspace {
   enum Slot : int {
     kGemmScratch, kGemmInput, kRowScale, kGemmAccum, kAttention,
     kFusedCodes, kFusedRowScale, kRowValues,  // the int8 feed-forward pair's intermediate (Linear::feed_forward)
-    kTailSource, kTailDestination,            // a bf16 GEMM's last rows, padded (Linear: new row counts)
+    kTailSource, kTailDestination,            // a bf16 GEMM's rows past a multiple of 32, padded (Linear)
     kModel0, kModel1, kModel2, kModel3, kModel4, kModel5, kModel6, kModel7,  // for the models' activations
     kSlots
   };

@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
   ben->footer("Every row is end to end as `embed encode` runs it: tokenize + encode + pool + normalize.\n"
               "Batch > 1: the whole corpus per pass (sorted by length, batched), median of --repeat passes;\n"
               "latency is per batch; jsonl also gives the warm-up pass's speed (first_pass_texts_per_s: GEMM\n"
-              "kernels created for each new batch shape, as in a one-off `embed encode`). Batch 1: each text alone, median / min latency per text.\n"
+              "kernels created for each new batch shape, as in a one-off `embed encode`).\n"
+              "Batch 1: each text alone, median / min latency per text.\n"
               "tokens = non-padding tokens; GFLOP/s counts only useful work (no padding).\n"
               "The peer comparison (ONNX Runtime, PyTorch) is bench/run_bench.sh.");
 
