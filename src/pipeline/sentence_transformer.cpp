@@ -12,6 +12,7 @@
 #include "io/json.hpp"
 #include "io/tensor_data.hpp"
 #include "models/encoder.hpp"
+#include "pipeline/batch_plan.hpp"
 #include "pipeline/dense.hpp"
 #include "pipeline/pooling.hpp"
 #include "pipeline/text_prep.hpp"
@@ -77,9 +78,11 @@ struct Model::Impl {
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return encodings[a].length() > encodings[b].length(); });
-    const auto batches = plan_batches(order, encodings, std::max<std::size_t>(1, o.batch_size));
+    std::vector<std::size_t> lengths(order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) lengths[i] = encodings[order[i]].length();
+    const auto batches = pipeline::plan_batches(lengths, o.batch_size, kMaxBatchTokens, threads);
     const std::size_t H = transformer.encoder->hidden_size();
-    auto run_batch = [&](const BatchRange& range) {
+    auto run_batch = [&](const pipeline::BatchRange& range) {
       models::PackedBatch batch;
       for (std::size_t i = range.begin; i < range.end; ++i)
         batch.add(encodings[order[i]].ids, encodings[order[i]].type_ids);
@@ -107,30 +110,11 @@ struct Model::Impl {
     e = std::move(kept);
   }
 
-  struct BatchRange {
-    std::size_t begin, end;  // positions in the length-sorted order
-  };
-
-  // Forward passes of at most batch_size texts and (beyond the first text) kMaxBatchTokens tokens: packed
-  // batches have no padding, so how texts are grouped never changes the outputs, only the activation
-  // memory and how threads share the work. 512 tokens keep a layer's activations in L2 (e.g. QKV: 512 x
-  // 1152 floats for MiniLM) and give the threads several batches to share. Measured against 16384 on the
-  // MiniLM shape, batch 32: +3-17 % for int8, +2-8 % bf16, 0-5 % fp32 (the most with 2 threads);
-  // MPNet-base int8 +5-10 %, fp32 equal.
-  std::vector<BatchRange> plan_batches(const std::vector<std::size_t>& order, const std::vector<Encoding>& encodings,
-                                       std::size_t batch_size) const {
-    constexpr std::size_t kMaxBatchTokens = 512;
-    std::vector<BatchRange> batches;
-    for (std::size_t start = 0, end = 0; start < order.size(); start = end) {
-      std::size_t tokens = 0;
-      end = start;
-      while (end < order.size() && end - start < batch_size &&
-             (end == start || tokens + encodings[order[end]].length() <= kMaxBatchTokens))
-        tokens += encodings[order[end++]].length();
-      batches.push_back({start, end});
-    }
-    return batches;
-  }
+  // At most kMaxBatchTokens tokens per forward pass (beyond its first text): 512 keep a layer's activations in
+  // L2 (e.g. QKV: 512 x 1152 floats for MiniLM) and give the threads several batches to share. Measured
+  // against 16384 on the MiniLM shape, batch 32: +3-17 % for int8, +2-8 % bf16, 0-5 % fp32 (the most with 2
+  // threads); MPNet-base int8 +5-10 %, fp32 equal.
+  static constexpr std::size_t kMaxBatchTokens = 512;
 };
 
 namespace {
