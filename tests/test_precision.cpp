@@ -2,7 +2,10 @@
 // compute::Linear kernels on random data. Also: thread count and fused layers do not change fp32 results.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <random>
 
 #include "compute/kernels.hpp"
@@ -180,6 +183,30 @@ TEST(Precision, SmallRowsKernelMatchesReferenceAndLargeRows) {
           EXPECT_LE(small_error, 2 * onednn_error + 1e-6) << shape.in << "x" << shape.out << " rows " << rows;
         }
       }
+    }
+  }
+}
+
+// The small-rows kernel deals its panels out to the threads, and threads done early take panels from the
+// others' ranges: whichever thread computes a panel, it is computed the same way, once. Outputs equal the
+// single-threaded ones bit for bit with 2-8 threads (more threads than this machine's cores: the OS
+// preempts some, so others take over their panels), every output written (NaN-filled beforehand).
+TEST(Precision, SmallRowsKernelSameForEveryThreadCount) {
+  const std::size_t rows = 30, in = 1000, out = 1152;  // 18 panels of 64 columns; k in three chunks
+  RandomLayer L(rows, in, out, 23);
+  embed::compute::Linear single(L.wt, L.bt, Precision::FP32, 1);
+  if (single.backend_info().find("small-rows kernel") == std::string::npos)
+    GTEST_SKIP() << "no small-rows kernel on this CPU: " << single.backend_info();
+  std::vector<float> expected(rows * out);
+  single.forward(L.x.data(), rows, expected.data(), embed::compute::Activation::Gelu);
+  for (int threads : {2, 3, 4, 8}) {
+    embed::compute::Linear lin(L.wt, L.bt, Precision::FP32, threads);
+    for (int call = 0; call < 20; ++call) {
+      std::vector<float> y(rows * out, std::numeric_limits<float>::quiet_NaN());
+      lin.forward(L.x.data(), rows, y.data(), embed::compute::Activation::Gelu);
+      for (std::size_t i = 0; i < y.size(); ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(expected[i]))
+            << threads << " threads, call " << call << ", row " << i / out << ", column " << i % out;
     }
   }
 }
