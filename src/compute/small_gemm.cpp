@@ -3,9 +3,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
-#include <vector>
 
 #include "compute/avx512_math.hpp"
 #include "compute/threads.hpp"
@@ -125,7 +125,8 @@ void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const f
 // call: 2 threads, batch 1, 6 % of small_gemm's time went to waiting for the slower half.
 class PanelRanges {
  public:
-  PanelRanges(std::size_t panels, std::size_t threads) : ranges_(threads) {
+  static constexpr std::size_t kMaxThreads = 256;  // ranges live on the stack: no allocation per call
+  PanelRanges(std::size_t panels, std::size_t threads) : count_(threads) {
     for (std::size_t t = 0; t < threads; ++t) ranges_[t].store(pack(panels * t / threads, panels * (t + 1) / threads));
   }
   // The front panel of thread t's range, and whether the one after it is still t's.
@@ -141,8 +142,8 @@ class PanelRanges {
   }
   // The back panel of some other thread's range.
   bool steal(std::size_t t, std::size_t* panel) {
-    for (std::size_t i = 1; i < ranges_.size(); ++i) {
-      auto& range = ranges_[(t + i) % ranges_.size()];
+    for (std::size_t i = 1; i < count_; ++i) {
+      auto& range = ranges_[(t + i) % count_];
       uint64_t r = range.load();
       while (front(r) < back(r))
         if (range.compare_exchange_weak(r, pack(front(r), back(r) - 1))) {
@@ -157,7 +158,8 @@ class PanelRanges {
   static uint64_t pack(std::size_t front, std::size_t back) { return (static_cast<uint64_t>(back) << 32) | front; }
   static std::size_t front(uint64_t r) { return static_cast<std::size_t>(r & 0xffffffffu); }
   static std::size_t back(uint64_t r) { return static_cast<std::size_t>(r >> 32); }
-  std::vector<std::atomic<uint64_t>> ranges_;
+  std::size_t count_;
+  std::array<std::atomic<uint64_t>, kMaxThreads> ranges_;
 };
 
 }  // namespace
@@ -175,7 +177,8 @@ void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const f
                 float* y) {
   if (rows == 0) return;
   const std::size_t panels = (w.n + kPanel - 1) / kPanel;
-  const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(current_threads()), panels);
+  const std::size_t threads =
+      std::min({static_cast<std::size_t>(current_threads()), panels, PanelRanges::kMaxThreads});
   PanelRanges ranges(panels, threads);
   parallel_for(threads, 1, [&](std::size_t t, std::size_t, int) {
     std::size_t p = 0;
