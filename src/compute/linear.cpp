@@ -300,17 +300,19 @@ struct Linear::Impl {
   // batch (sentences.txt, 2000 texts: 180 primitives, 657 ms; the pass ran at 0.6x the speed of a repeat
   // of it). So rows beyond a multiple of kRowGranule run as one more granule, padded: every row count then
   // uses the primitives of the multiples of the granule (at most max_rows / kRowGranule of them, all
-  // reused). AMX computes in 16-row
-  // tiles anyway, so the padding costs next to nothing there (steady state measured equal or faster).
-  // Up to kExactRows rows (one short text at batch 1) each row count keeps its own primitive: the weights
-  // then stream from memory, and a second call would stream them twice. Each output row is computed the
-  // same way in either primitive (tested).
-  static constexpr std::size_t kRowGranule = 32, kExactRows = 64;
+  // reused). AMX computes in 16-row tiles anyway, so the padding costs next to nothing there (steady state
+  // measured equal or faster). Up to kFewRows rows each row count keeps its own primitive: the weights then
+  // stream from memory, and a second call would stream them twice. Each output row is computed the same
+  // way in either primitive (tested).
+  static constexpr std::size_t kRowGranule = 32;
+  // Rows of one short text at batch 1, where a GEMM streams its weights from memory once per call: bf16
+  // gives each such row count its own primitive, int8 runs them in one call (gemm_int8).
+  static constexpr std::size_t kFewRows = 64;
 
   // Runs the matmul for `rows` rows: src / dst are this precision's input and output buffers (dst bf16
   // with bf16_dst).
   void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act, bool bf16_dst = false) {
-    if (precision != Precision::BF16 || rows <= kExactRows || rows % kRowGranule == 0)
+    if (precision != Precision::BF16 || rows <= kFewRows || rows % kRowGranule == 0)
       return run(*get(rows, act, bf16_dst), src, dst, fused_act);
     const std::size_t main = rows / kRowGranule * kRowGranule, tail = rows - main;
     const std::size_t src_row = in * sizeof(uint16_t), dst_row = out * (bf16_dst ? sizeof(uint16_t) : sizeof(float));
@@ -426,14 +428,14 @@ struct Linear::Impl {
   // round trip through memory, which otherwise costs more than the GEMM. Chunk size, as measured: with AMX
   // tiles (Sapphire Rapids) the GEMM outruns the read-back and 128 KiB beat 512 KiB; with VNNI only (AMD
   // Zen 5, 1 MiB L2) 512 KiB beat 128 KiB by 2-3 % (fewer GEMM calls, each with its fixed cost).
-  // Up to kExactRows rows (one text at batch 1) run in one call: their accumulators fit in L2 anyway, and
+  // Up to kFewRows rows (one text at batch 1) run in one call: their accumulators fit in L2 anyway, and
   // a second call re-reads the layer's weights (AMX, texts of 33-64 tokens: 2.5-3.3 % faster per text in
   // one call; 64-row chunks for all batches were 5-9 % slower at batch 32).
   template <typename RowDone>
   void gemm_int8(const QuantizedRows& q, std::size_t rows, float* y, Activation act, RowDone&& row_done) {
     static const std::size_t kAccumBytes = (has_amx() ? 128 : 512) * 1024;
     const std::size_t chunk =
-        rows <= kExactRows ? rows : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
+        rows <= kFewRows ? rows : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
     auto* acc = reinterpret_cast<int32_t*>(
         thread_workspace().buffer(Workspace::kGemmAccum, std::min(rows, chunk) * out * sizeof(int32_t)));
     const float* b = bias.empty() ? nullptr : bias.data();

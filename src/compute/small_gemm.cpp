@@ -180,11 +180,13 @@ void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const f
   const std::size_t threads =
       std::min({static_cast<std::size_t>(current_threads()), panels, PanelRanges::kMaxThreads});
   PanelRanges ranges(panels, threads);
-  parallel_for(threads, 1, [&](std::size_t t, std::size_t, int) {
+  // One range per thread (a thread given several, should the runtime start fewer, works through each).
+  parallel_for(threads, 1, [&](std::size_t first, std::size_t end, int) {
     std::size_t p = 0;
     bool more = false;
-    while (ranges.take_own(t, &p, &more)) gemm_panel(x, rows, w, bias, act, y, p, more);
-    while (ranges.steal(t, &p)) gemm_panel(x, rows, w, bias, act, y, p, false);
+    for (std::size_t t = first; t < end; ++t)
+      while (ranges.take_own(t, &p, &more)) gemm_panel(x, rows, w, bias, act, y, p, more);
+    while (ranges.steal(first, &p)) gemm_panel(x, rows, w, bias, act, y, p, false);
   });
 }
 

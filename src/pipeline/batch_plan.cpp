@@ -24,8 +24,9 @@ std::vector<BatchRange> plan_batches(const std::vector<std::size_t>& lengths, st
   std::size_t done_tokens = 0;
   for (std::size_t start = 0, end = 0; start < texts; start = end) {
     const std::size_t i = batches.size();
-    const double goal = i + 1 < planned ? static_cast<double>(total) * static_cast<double>(i + 1) / static_cast<double>(planned)
-                                        : static_cast<double>(total);
+    const double goal = i + 1 < planned
+                            ? static_cast<double>(total) * static_cast<double>(i + 1) / static_cast<double>(planned)
+                            : static_cast<double>(total);
     std::size_t tokens = lengths[start];
     end = start + 1;
     while (end < texts && end - start < batch_size && tokens + lengths[end] <= max_tokens &&
