@@ -20,6 +20,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
+#include "compute/amx_int8.hpp"
 #include "compute/kernels.hpp"
 #include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
@@ -179,6 +180,7 @@ struct Linear::Impl {
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
+  AmxInt8Weights amx;                    // int8: the weights in AMX tile order, for few-row calls (empty: none)
   std::string info;
 
   std::mutex mutex;
@@ -272,6 +274,10 @@ struct Linear::Impl {
       dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
       dnnl::reorder(user, weights).execute(stream, user, weights);
       qmax = has_vnni() ? 255 : 127;
+      if (amx_int8_available() && AmxInt8Weights::supports(in, out)) {
+        amx = AmxInt8Weights(q.data(), out, in);
+        info += " (up to " + std::to_string(kFewRows) + " rows: embed AMX int8 kernel)";
+      }
     } else {
       dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
       dnnl::reorder(user, weights).execute(stream, user, weights);
@@ -306,7 +312,8 @@ struct Linear::Impl {
   // way in either primitive (tested).
   static constexpr std::size_t kRowGranule = 32;
   // Rows of one short text at batch 1, where a GEMM streams its weights from memory once per call: bf16
-  // gives each such row count its own primitive, int8 runs them in one call (gemm_int8).
+  // gives each such row count its own primitive, int8 runs them in one call (gemm_int8), on AMX CPUs with
+  // embed's own kernel (amx_int8.hpp).
   static constexpr std::size_t kFewRows = 64;
 
   // Runs the matmul for `rows` rows: src / dst are this precision's input and output buffers (dst bf16
@@ -409,10 +416,25 @@ struct Linear::Impl {
     int32_t* zero_point;
   };
 
+  // int8: whether `rows` rows run on the AMX kernel (one short text) rather than oneDNN's GEMM.
+  bool amx_runs(std::size_t rows) const { return amx && rows <= kFewRows; }
+  // Rows of input codes and accumulators that a call with `rows` rows uses: whole tiles on the AMX kernel.
+  std::size_t gemm_rows(std::size_t rows) const {
+    return amx_runs(rows) ? (rows + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows : rows;
+  }
+  // A buffer in workspace slot `slot` for `rows` rows of this layer's u8 input codes; the rows the AMX
+  // kernel pads them with are zeros.
+  uint8_t* input_codes(int slot, std::size_t rows) const {
+    const std::size_t padded = gemm_rows(rows);
+    auto* codes = reinterpret_cast<uint8_t*>(thread_workspace().buffer(slot, padded * in));
+    std::memset(codes + rows * in, 0, (padded - rows) * in);
+    return codes;
+  }
+
   // Quantizes x [rows, in] into the calling thread's workspace slots `codes_slot` / `scale_slot`.
   QuantizedRows quantize_input(const float* x, std::size_t rows, int codes_slot, int scale_slot) const {
     Workspace& ws = thread_workspace();
-    QuantizedRows q{reinterpret_cast<uint8_t*>(ws.buffer(codes_slot, rows * in)),
+    QuantizedRows q{input_codes(codes_slot, rows),
                     reinterpret_cast<float*>(ws.buffer(scale_slot, rows * (sizeof(float) + sizeof(int32_t)))), nullptr};
     q.zero_point = reinterpret_cast<int32_t*>(q.scale + rows);
     parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
@@ -437,12 +459,15 @@ struct Linear::Impl {
     const std::size_t chunk =
         rows <= kFewRows ? rows : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
     auto* acc = reinterpret_cast<int32_t*>(
-        thread_workspace().buffer(Workspace::kGemmAccum, std::min(rows, chunk) * out * sizeof(int32_t)));
+        thread_workspace().buffer(Workspace::kGemmAccum, gemm_rows(std::min(rows, chunk)) * out * sizeof(int32_t)));
     const float* b = bias.empty() ? nullptr : bias.data();
     for (std::size_t r0 = 0; r0 < rows; r0 += chunk) {
       const std::size_t m = std::min(chunk, rows - r0);
       bool fused = false;
-      execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
+      if (amx_runs(rows))
+        amx_int8_gemm(q.codes, gemm_rows(rows), amx, acc);
+      else
+        execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
       parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
         for (std::size_t r = rb; r < re; ++r) {
           const std::size_t row = r0 + r;
@@ -469,7 +494,7 @@ struct Linear::Impl {
     ThreadScope scope(threads);
     const auto q = quantize_input(x, rows, Workspace::kGemmInput, Workspace::kRowScale);
     Workspace& ws = thread_workspace();
-    QuantizedRows inter{reinterpret_cast<uint8_t*>(ws.buffer(Workspace::kFusedCodes, rows * out)),
+    QuantizedRows inter{down.input_codes(Workspace::kFusedCodes, rows),
                         reinterpret_cast<float*>(ws.buffer(Workspace::kFusedRowScale, rows * (sizeof(float) + sizeof(int32_t)))),
                         nullptr};
     inter.zero_point = reinterpret_cast<int32_t*>(inter.scale + rows);
