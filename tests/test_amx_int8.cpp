@@ -1,6 +1,6 @@
-// The AMX int8 kernel for a few rows (compute/amx_int8): exact int32 products against a plain loop, on
-// every thread count, and the int8 Linear that uses it giving the same values as oneDNN's GEMM does for
-// many rows. Skipped on CPUs without AMX.
+// The AMX int8 kernel (compute/amx_int8): exact int32 products against a plain loop, on every thread
+// count, and the int8 Linear that runs on it giving each row the same values whatever the call's row
+// count (padding to whole tiles, 64-row chunks). Skipped on CPUs without AMX.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -40,7 +40,7 @@ TEST(AmxInt8, ExactProductsForEveryShapeAndThreadCount) {
     // Extremes included: 255 x -127 summed over all of k is the largest magnitude the kernel meets.
     for (std::size_t i = 0; i < s.k; ++i) w[i] = -127;
     const AmxInt8Weights packed(w.data(), s.n, s.k);
-    for (std::size_t rows : {16, 32, 48, 64}) {
+    for (std::size_t rows : {16, 32, 48, 64, 96}) {
       std::vector<uint8_t> x(rows * s.k);
       for (auto& v : x) v = static_cast<uint8_t>(u8(gen));
       for (std::size_t i = 0; i < s.k; ++i) x[i] = 255;
@@ -57,9 +57,10 @@ TEST(AmxInt8, ExactProductsForEveryShapeAndThreadCount) {
   }
 }
 
-// An int8 Linear runs up to 64 rows on this kernel and more rows on oneDNN's GEMM; both accumulate in exact
-// integers and dequantize each row alike, so a row comes out bit for bit the same either way (with the
-// fused GELU, and through the feed-forward pair whose intermediate is quantized again).
+// An int8 Linear pads a call's rows to whole tiles and runs many rows in 64-row chunks; each row is
+// quantized, accumulated (exact integers) and dequantized on its own, so it comes out bit for bit the same
+// in a call of 1-64 rows as in a call of 200 (three full chunks and a part), with the fused GELU and through
+// the feed-forward pair whose intermediate is quantized again.
 TEST(AmxInt8, FewRowsEqualTheSameRowsOfALargeCall) {
   if (!embed::compute::amx_int8_available()) GTEST_SKIP() << "no AMX-INT8 on this CPU (or not allowed by the OS)";
   const std::size_t in = 384, hidden = 1536, many = 200;
@@ -83,14 +84,20 @@ TEST(AmxInt8, FewRowsEqualTheSameRowsOfALargeCall) {
     std::vector<float> all_up(many * hidden), all_ff(many * in), scratch(many * hidden);
     up.forward(x.data(), many, all_up.data(), Activation::Gelu);
     embed::compute::Linear::feed_forward(up, down, x.data(), many, scratch.data(), all_ff.data(), Activation::Gelu);
-    for (std::size_t rows : {1, 7, 16, 30, 33, 64}) {
-      std::vector<float> few_up(rows * hidden), few_ff(rows * in);
-      up.forward(x.data(), rows, few_up.data(), Activation::Gelu);
-      embed::compute::Linear::feed_forward(up, down, x.data(), rows, scratch.data(), few_ff.data(), Activation::Gelu);
+    struct Rows {
+      std::size_t first, count;
+    };
+    for (Rows part : {Rows{0, 1}, Rows{0, 7}, Rows{0, 16}, Rows{0, 30}, Rows{70, 33}, Rows{136, 64}, Rows{190, 10}}) {
+      std::vector<float> few_up(part.count * hidden), few_ff(part.count * in);
+      const float* xs = x.data() + part.first * in;
+      up.forward(xs, part.count, few_up.data(), Activation::Gelu);
+      embed::compute::Linear::feed_forward(up, down, xs, part.count, scratch.data(), few_ff.data(), Activation::Gelu);
       for (std::size_t i = 0; i < few_up.size(); ++i)
-        ASSERT_EQ(few_up[i], all_up[i]) << threads << " threads, " << rows << " rows: up, element " << i;
+        ASSERT_EQ(few_up[i], all_up[part.first * hidden + i])
+            << threads << " threads, rows " << part.first << " + " << i / hidden << ": up, column " << i % hidden;
       for (std::size_t i = 0; i < few_ff.size(); ++i)
-        ASSERT_EQ(few_ff[i], all_ff[i]) << threads << " threads, " << rows << " rows: feed-forward, element " << i;
+        ASSERT_EQ(few_ff[i], all_ff[part.first * in + i])
+            << threads << " threads, rows " << part.first << " + " << i / in << ": feed-forward, column " << i % in;
     }
   }
 }

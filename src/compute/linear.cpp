@@ -242,8 +242,41 @@ struct Linear::Impl {
     return p;
   }
 
-  // Packs W [out, in] (fp32, row-major) for this precision.
+  // Per output channel symmetric int8 of W [out, in]: W[n, :] ~ wscale[n] * q[n, :]; sets wscale and wcolsum.
+  std::vector<int8_t> quantize_weights(const float* w) {
+    std::vector<int8_t> q(in * out);
+    wscale.assign(out, 1.0f);
+    wcolsum.assign(out, 0.0f);
+    for (std::size_t n = 0; n < out; ++n) {
+      const float* row = w + n * in;
+      float amax = 0.0f;
+      for (std::size_t k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k]));
+      const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+      int32_t sum = 0;
+      for (std::size_t k = 0; k < in; ++k) {
+        const int v = static_cast<int>(std::nearbyint(row[k] / s));
+        q[n * in + k] = static_cast<int8_t>(std::clamp(v, -127, 127));
+        sum += q[n * in + k];
+      }
+      wscale[n] = s;
+      wcolsum[n] = s * static_cast<float>(sum);
+    }
+    return q;
+  }
+
+  // Packs W [out, in] (fp32, row-major) for this precision: int8 on AMX CPUs for embed's own kernel (it
+  // beat oneDNN's matmul at every batch size measured), everything else for oneDNN.
   void pack(const float* w) {
+    std::vector<int8_t> q;
+    if (precision == Precision::INT8) {
+      q = quantize_weights(w);
+      if (amx_int8_available() && AmxInt8Weights::supports(in, out)) {
+        amx = AmxInt8Weights(q.data(), out, in);
+        qmax = 255;  // tiles multiply u8 x s8 into exact int32: the whole u8 range
+        info = "embed AMX int8 kernel";
+        return;
+      }
+    }
     const auto K = static_cast<dnnl::memory::dim>(in), N = static_cast<dnnl::memory::dim>(out);
     dnnl::memory::desc any({K, N}, weight_type(), tag::any);
     bool fused;
@@ -253,31 +286,9 @@ struct Linear::Impl {
     weights = dnnl::memory(weights_md, cpu_engine());
     auto& stream = thread_stream();
     if (precision == Precision::INT8) {
-      // Per output channel symmetric int8: W[n, :] ~ wscale[n] * q[n, :].
-      std::vector<int8_t> q(in * out);
-      wscale.assign(out, 1.0f);
-      wcolsum.assign(out, 0.0f);
-      for (std::size_t n = 0; n < out; ++n) {
-        const float* row = w + n * in;
-        float amax = 0.0f;
-        for (std::size_t k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k]));
-        const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-        int32_t sum = 0;
-        for (std::size_t k = 0; k < in; ++k) {
-          const int v = static_cast<int>(std::nearbyint(row[k] / s));
-          q[n * in + k] = static_cast<int8_t>(std::clamp(v, -127, 127));
-          sum += q[n * in + k];
-        }
-        wscale[n] = s;
-        wcolsum[n] = s * static_cast<float>(sum);
-      }
       dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
       dnnl::reorder(user, weights).execute(stream, user, weights);
       qmax = has_vnni() ? 255 : 127;
-      if (amx_int8_available() && AmxInt8Weights::supports(in, out)) {
-        amx = AmxInt8Weights(q.data(), out, in);
-        info += " (up to " + std::to_string(kFewRows) + " rows: embed AMX int8 kernel)";
-      }
     } else {
       dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
       dnnl::reorder(user, weights).execute(stream, user, weights);
@@ -312,8 +323,7 @@ struct Linear::Impl {
   // way in either primitive (tested).
   static constexpr std::size_t kRowGranule = 32;
   // Rows of one short text at batch 1, where a GEMM streams its weights from memory once per call: bf16
-  // gives each such row count its own primitive, int8 runs them in one call (gemm_int8), on AMX CPUs with
-  // embed's own kernel (amx_int8.hpp).
+  // gives each such row count its own primitive, int8 on oneDNN runs them in one call (gemm_int8).
   static constexpr std::size_t kFewRows = 64;
 
   // Runs the matmul for `rows` rows: src / dst are this precision's input and output buffers (dst bf16
@@ -416,11 +426,9 @@ struct Linear::Impl {
     int32_t* zero_point;
   };
 
-  // int8: whether `rows` rows run on the AMX kernel (one short text) rather than oneDNN's GEMM.
-  bool amx_runs(std::size_t rows) const { return amx && rows <= kFewRows; }
   // Rows of input codes and accumulators that a call with `rows` rows uses: whole tiles on the AMX kernel.
   std::size_t gemm_rows(std::size_t rows) const {
-    return amx_runs(rows) ? (rows + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows : rows;
+    return amx ? (rows + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows : rows;
   }
   // A buffer in workspace slot `slot` for `rows` rows of this layer's u8 input codes; the rows the AMX
   // kernel pads them with are zeros.
@@ -447,25 +455,29 @@ struct Linear::Impl {
   // The int8 GEMM of quantized rows; each output row, turned back into fp32 with bias and activation, is
   // handed to row_done(row, values) (values: `out` floats, valid during the call). The rows go through in
   // chunks whose s32 accumulators stay in L2: written by the GEMM and read back at once, they never make a
-  // round trip through memory, which otherwise costs more than the GEMM. Chunk size, as measured: with AMX
-  // tiles (Sapphire Rapids) the GEMM outruns the read-back and 128 KiB beat 512 KiB; with VNNI only (AMD
-  // Zen 5, 1 MiB L2) 512 KiB beat 128 KiB by 2-3 % (fewer GEMM calls, each with its fixed cost).
-  // Up to kFewRows rows (one text at batch 1) run in one call: their accumulators fit in L2 anyway, and
-  // a second call re-reads the layer's weights (AMX, texts of 33-64 tokens: 2.5-3.3 % faster per text in
-  // one call; 64-row chunks for all batches were 5-9 % slower at batch 32).
+  // round trip through memory, which otherwise costs more than the GEMM. Chunk size, as measured:
+  // - embed's AMX kernel: kAmxChunkRows. Paired A/B at batch 32 against oneDNN's AMX matmul in its best
+  //   chunks (below): 0.80-0.86 of the time on sentences, 0.90 on passages; 32 rows about the same as 64,
+  //   256 rows 1.08.
+  // - oneDNN: with AMX tiles (Sapphire Rapids) 128 KiB beat 512 KiB; with VNNI only (AMD Zen 5, 1 MiB L2)
+  //   512 KiB beat 128 KiB by 2-3 % (fewer GEMM calls, each with its fixed cost). Up to kFewRows rows (one
+  //   text at batch 1) run in one call: a second call re-reads the layer's weights (AMX, texts of 33-64
+  //   tokens: 2.5-3.3 % faster in one call; 64-row chunks for all batches were 5-9 % slower at batch 32).
+  static constexpr std::size_t kAmxChunkRows = 64;
   template <typename RowDone>
   void gemm_int8(const QuantizedRows& q, std::size_t rows, float* y, Activation act, RowDone&& row_done) {
     static const std::size_t kAccumBytes = (has_amx() ? 128 : 512) * 1024;
-    const std::size_t chunk =
-        rows <= kFewRows ? rows : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
+    const std::size_t chunk = amx                ? kAmxChunkRows
+                              : rows <= kFewRows ? rows
+                                                 : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
     auto* acc = reinterpret_cast<int32_t*>(
         thread_workspace().buffer(Workspace::kGemmAccum, gemm_rows(std::min(rows, chunk)) * out * sizeof(int32_t)));
     const float* b = bias.empty() ? nullptr : bias.data();
     for (std::size_t r0 = 0; r0 < rows; r0 += chunk) {
       const std::size_t m = std::min(chunk, rows - r0);
       bool fused = false;
-      if (amx_runs(rows))
-        amx_int8_gemm(q.codes, gemm_rows(rows), amx, acc);
+      if (amx)
+        amx_int8_gemm(q.codes + r0 * in, gemm_rows(m), amx, acc);
       else
         execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
       parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
