@@ -20,7 +20,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
-#include "compute/amx_int8.hpp"
+#include "compute/amx_gemm.hpp"
 #include "compute/kernels.hpp"
 #include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
@@ -180,7 +180,7 @@ struct Linear::Impl {
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
-  AmxInt8Weights amx;                    // int8: the weights in AMX tile order, for few-row calls (empty: none)
+  AmxWeights amx;                        // int8 / bf16 on AMX CPUs: the weights for embed's AMX kernel (empty: none)
   std::string info;
 
   std::mutex mutex;
@@ -264,14 +264,21 @@ struct Linear::Impl {
     return q;
   }
 
-  // Packs W [out, in] (fp32, row-major) for this precision: int8 on AMX CPUs for embed's own kernel (it
-  // beat oneDNN's matmul at every batch size measured), everything else for oneDNN.
+  // Packs W [out, in] (fp32, row-major) for this precision: int8 and bf16 on AMX CPUs for embed's own
+  // kernel (it beat oneDNN's matmul at every batch size measured), everything else for oneDNN.
   void pack(const float* w) {
+    if (precision == Precision::BF16 && amx_bf16_available() && AmxWeights::supports(in, out, 2)) {
+      std::vector<uint16_t> wb(in * out);
+      kernels::to_bf16(w, wb.data(), wb.size());  // round to nearest even, as oneDNN's reorder
+      amx = AmxWeights(wb.data(), out, in);
+      info = "embed AMX bf16 kernel";
+      return;
+    }
     std::vector<int8_t> q;
     if (precision == Precision::INT8) {
       q = quantize_weights(w);
-      if (amx_int8_available() && AmxInt8Weights::supports(in, out)) {
-        amx = AmxInt8Weights(q.data(), out, in);
+      if (amx_int8_available() && AmxWeights::supports(in, out, 1)) {
+        amx = AmxWeights(q.data(), out, in);
         qmax = 255;  // tiles multiply u8 x s8 into exact int32: the whole u8 range
         info = "embed AMX int8 kernel";
         return;
@@ -329,6 +336,11 @@ struct Linear::Impl {
   // Runs the matmul for `rows` rows: src / dst are this precision's input and output buffers (dst bf16
   // with bf16_dst).
   void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act, bool bf16_dst = false) {
+    if (amx && precision == Precision::BF16) {
+      amx_bf16(rows, act, static_cast<const uint16_t*>(src), dst, bf16_dst);
+      *fused_act = true;
+      return;
+    }
     if (precision != Precision::BF16 || rows <= kFewRows || rows % kRowGranule == 0)
       return run(*get(rows, act, bf16_dst), src, dst, fused_act);
     const std::size_t main = rows / kRowGranule * kRowGranule, tail = rows - main;
@@ -397,19 +409,51 @@ struct Linear::Impl {
     }
   }
 
-  // x [rows, in] converted to bf16 in the calling thread's workspace.
+  // x [rows, in] converted to bf16 in the calling thread's workspace (padded as gemm_rows says, with zeros).
   uint16_t* bf16_input(const float* x, std::size_t rows) const {
-    auto* xb = reinterpret_cast<uint16_t*>(
-        thread_workspace().buffer(Workspace::kGemmInput, rows * in * sizeof(uint16_t)));
+    uint16_t* xb = bf16_rows(Workspace::kGemmInput, rows);
     to_bf16_rows(x, rows, in, xb);
     return xb;
+  }
+  // A buffer in workspace slot `slot` for `rows` rows of this layer's bf16 input; the rows the AMX kernel
+  // pads them with are zeros.
+  uint16_t* bf16_rows(int slot, std::size_t rows) const {
+    const std::size_t padded = gemm_rows(rows);
+    auto* xb = reinterpret_cast<uint16_t*>(thread_workspace().buffer(slot, padded * in * sizeof(uint16_t)));
+    std::memset(xb + rows * in, 0, (padded - rows) * in * sizeof(uint16_t));
+    return xb;
+  }
+
+  // bf16 on embed's AMX kernel: dst = act(src W^T + bias), fp32 or (bf16_dst) bf16, src padded as
+  // gemm_rows says. Rows go through in chunks of kAmxChunkRows, whose fp32 sums stay in L2 until each row
+  // gets its bias and activation.
+  void amx_bf16(std::size_t rows, Activation act, const uint16_t* src, void* dst, bool bf16_dst) {
+    float* acc = thread_workspace().floats(Workspace::kGemmAccum, gemm_rows(std::min(rows, kAmxChunkRows)) * out);
+    const float* b = bias.empty() ? nullptr : bias.data();
+    for (std::size_t r0 = 0; r0 < rows; r0 += kAmxChunkRows) {
+      const std::size_t m = std::min(kAmxChunkRows, rows - r0);
+      amx_bf16_gemm(src + r0 * in, gemm_rows(m), amx, acc);
+      parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
+        for (std::size_t r = rb; r < re; ++r) {
+          float* values = acc + r * out;
+          if (b)
+            for (std::size_t j = 0; j < out; ++j) values[j] += b[j];
+          kernels::activation_fast(act, values, out);
+          if (bf16_dst)
+            kernels::to_bf16(values, static_cast<uint16_t*>(dst) + (r0 + r) * out, out);
+          else
+            std::memcpy(static_cast<float*>(dst) + (r0 + r) * out, values, out * sizeof(float));
+        }
+      });
+    }
   }
 
   // down(act(this(x))) with both layers bf16 and act fused into this GEMM: the intermediate is written
   // in bf16, the input `down` converts it to anyway (oneDNN rounds to nearest even, as kernels::to_bf16),
   // so it is never stored in fp32 nor converted in a pass of its own. `intermediate` holds rows * out floats.
   void feed_forward_bf16(Impl& down, const float* x, std::size_t rows, float* intermediate, float* y, Activation act) {
-    auto* inter = reinterpret_cast<uint16_t*>(intermediate);
+    // On the AMX kernel `down` reads whole tiles of rows: a padded buffer of its own.
+    auto* inter = down.amx ? down.bf16_rows(Workspace::kFusedCodes, rows) : reinterpret_cast<uint16_t*>(intermediate);
     bool fused = false;
     {
       ThreadScope scope(threads);
