@@ -4,9 +4,10 @@
 // Why: at ~30 rows (one short text) a layer's weights are used by only a couple of tile multiplies each,
 // so a GEMM runs at the speed its weights arrive; oneDNN's AMX matmul spent 29-108 us per int8 call there
 // (MiniLM shape, one core), several times what streaming the weights takes. This kernel walks the weights
-// in the order they are stored, prefetching ahead, with nothing to set up per call: paired A/B, MiniLM
-// int8, oneDNN took 1.6x its time per text at batch 1 and 1.15-1.25x at batch 32 (64-row chunks, whose
-// accumulators stay in L2 while the layer's weights are re-read from L2).
+// in the order they are stored, prefetching ahead, with nothing to set up per call. Paired A/B, MiniLM
+// shape, 1 / 2 threads: oneDNN took 1.6x / 1.3x its time per text at batch 1 (int8 and bf16), and at
+// batch 32 1.15-1.25x (int8) and 1.12-1.17x (bf16) with 64-row chunks, whose accumulators stay in L2
+// while the layer's weights are re-read from L2.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
