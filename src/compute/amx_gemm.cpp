@@ -125,23 +125,19 @@ void amx_gemm(const uint8_t* x, std::size_t rows, const AmxWeights& w, void* y) 
 
 }  // namespace
 
-bool amx_int8_available() {
 #if defined(__x86_64__) && defined(__GNUC__)
+bool amx_int8_available() {
   static const bool available = cpu_has(25) && request_tile_permission();
   return available;
-#else
-  return false;
-#endif
 }
-
 bool amx_bf16_available() {
-#if defined(__x86_64__) && defined(__GNUC__)
   static const bool available = cpu_has(22) && request_tile_permission();
   return available;
-#else
-  return false;
-#endif
 }
+#else
+bool amx_int8_available() { return false; }
+bool amx_bf16_available() { return false; }
+#endif
 
 void AmxWeights::Free::operator()(int8_t* p) const { std::free(p); }
 
