@@ -50,6 +50,14 @@ bool cpu_has(unsigned edx_bit) {
   return (d & (1u << 24)) && (d & (1u << edx_bit));
 }
 
+// Accumulator tile c += activation tile a x weight tile b. A macro: the tile intrinsics take their register
+// numbers as literal text.
+#define TILE_PRODUCT(c, a, b)   \
+  if constexpr (Bf16)           \
+    _tile_dpbf16ps(c, a, b);    \
+  else                          \
+    _tile_dpbusd(c, a, b)
+
 // Column blocks of one pair for one or two row tiles: y (16 or 32 rows, 32 columns, 4-byte values n apart)
 // from x (rows `x_stride` bytes apart, k_bytes of them used) and the pair's weights, k step by k step.
 template <bool Bf16>
@@ -70,22 +78,12 @@ __attribute__((target("amx-tile,amx-int8,amx-bf16"))) void pair_of_blocks(const 
     _tile_loadd(6, panel, 64);
     _tile_loadd(7, panel + kTileBytes, 64);
     _tile_loadd(4, x + k0, x_stride);
-    if constexpr (Bf16) {
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-    } else {
-      _tile_dpbusd(0, 4, 6);
-      _tile_dpbusd(1, 4, 7);
-    }
+    TILE_PRODUCT(0, 4, 6);
+    TILE_PRODUCT(1, 4, 7);
     if (tiles == 2) {
       _tile_loadd(5, x + kAmxTileRows * x_stride + k0, x_stride);
-      if constexpr (Bf16) {
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
-      } else {
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
-      }
+      TILE_PRODUCT(2, 5, 6);
+      TILE_PRODUCT(3, 5, 7);
     }
   }
   _tile_stored(0, y, y_stride);
@@ -95,6 +93,8 @@ __attribute__((target("amx-tile,amx-int8,amx-bf16"))) void pair_of_blocks(const 
     _tile_stored(3, y + kAmxTileRows * y_stride + kBlockColumns * 4, y_stride);
   }
 }
+
+#undef TILE_PRODUCT
 
 __attribute__((target("amx-tile"))) void load_tile_config() {
   static const TileConfig config;
