@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -171,6 +172,58 @@ TEST(AmxInt8, FewRowsEqualTheSameRowsOfALargeCall) {
 TEST(AmxBf16, FewRowsEqualTheSameRowsOfALargeCall) {
   if (!embed::compute::amx_bf16_available()) GTEST_SKIP() << "no AMX-BF16 on this CPU (or not allowed by the OS)";
   expect_rows_independent_of_the_call(embed::Precision::BF16);
+}
+
+// The AMX kernels against oneDNN's matmul (EMBED_AMX=0 at packing) on the same layers: int8 bit for bit
+// (the same quantization, exact integer sums, the same dequantization), bf16 within what summing the same
+// bf16 products in another order changes: sums differ by ~2e-7 here, and an intermediate value rounded to
+// bf16 may then round the other way (one such flip moves an output by ~1e-4; measured at most 8.3e-5).
+TEST(AmxGemm, SameResultsAsOneDnn) {
+  const std::size_t in = 384, hidden = 1536, many = 200;
+  std::mt19937 gen(13);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> w1(hidden * in), b1(hidden), w2(in * hidden), b2(in), x(many * in);
+  for (auto* v : {&w1, &b1, &w2, &b2, &x})
+    for (auto& f : *v) f = normal(gen);
+  auto tensor = [](std::vector<float>& data, std::vector<int64_t> shape) {
+    embed::io::FloatTensor t;
+    t.shape = std::move(shape);
+    t.data = data.data();
+    return t;
+  };
+  using embed::compute::Activation;
+  using embed::compute::Linear;
+  bool ran = false;
+  for (embed::Precision precision : {embed::Precision::INT8, embed::Precision::BF16}) {
+    const bool exact = precision == embed::Precision::INT8;
+    if (!(exact ? embed::compute::amx_int8_available() : embed::compute::amx_bf16_available())) continue;
+    auto layers = [&] {
+      return std::pair<Linear, Linear>{
+          Linear(tensor(w1, {int64_t(hidden), int64_t(in)}), tensor(b1, {int64_t(hidden)}), precision, 2),
+          Linear(tensor(w2, {int64_t(in), int64_t(hidden)}), tensor(b2, {int64_t(in)}), precision, 2)};
+    };
+    const auto amx = layers();
+    ::setenv("EMBED_AMX", "0", 1);
+    const auto onednn = layers();
+    ::unsetenv("EMBED_AMX");
+    ASSERT_NE(amx.first.backend_info().find("AMX"), std::string::npos) << amx.first.backend_info();
+    ASSERT_NE(onednn.first.backend_info().find("oneDNN"), std::string::npos) << onednn.first.backend_info();
+    ran = true;
+    for (std::size_t rows : {1, 30, 64, 200}) {
+      std::vector<float> up_a(rows * hidden), up_o(rows * hidden), ff_a(rows * in), ff_o(rows * in), scratch(rows * hidden);
+      amx.first.forward(x.data(), rows, up_a.data(), Activation::Gelu);
+      onednn.first.forward(x.data(), rows, up_o.data(), Activation::Gelu);
+      Linear::feed_forward(amx.first, amx.second, x.data(), rows, scratch.data(), ff_a.data(), Activation::Gelu);
+      Linear::feed_forward(onednn.first, onednn.second, x.data(), rows, scratch.data(), ff_o.data(), Activation::Gelu);
+      for (std::size_t i = 0; i < up_a.size(); ++i)
+        if (exact) ASSERT_EQ(up_a[i], up_o[i]) << rows << " rows, int8 up, element " << i;
+        else ASSERT_NEAR(up_a[i], up_o[i], 1e-6) << rows << " rows, bf16 up, element " << i;
+      for (std::size_t i = 0; i < ff_a.size(); ++i)
+        if (exact) ASSERT_EQ(ff_a[i], ff_o[i]) << rows << " rows, int8 feed-forward, element " << i;
+        else ASSERT_NEAR(ff_a[i], ff_o[i], 5e-4) << rows << " rows, bf16 feed-forward, element " << i;
+    }
+  }
+  if (!ran) GTEST_SKIP() << "no AMX on this CPU (or not allowed by the OS)";
 }
 
 }  // namespace

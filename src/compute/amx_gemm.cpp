@@ -126,13 +126,18 @@ void amx_gemm(const uint8_t* x, std::size_t rows, const AmxWeights& w, void* y) 
 }  // namespace
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// EMBED_AMX=0 turns the kernels off (read when a layer is packed): oneDNN then runs those layers.
+static bool amx_turned_off() {
+  const char* setting = std::getenv("EMBED_AMX");
+  return setting && std::strcmp(setting, "0") == 0;
+}
 bool amx_int8_available() {
   static const bool available = cpu_has(25) && request_tile_permission();
-  return available;
+  return available && !amx_turned_off();
 }
 bool amx_bf16_available() {
   static const bool available = cpu_has(22) && request_tile_permission();
-  return available;
+  return available && !amx_turned_off();
 }
 #else
 bool amx_int8_available() { return false; }

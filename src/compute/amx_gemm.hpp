@@ -17,8 +17,8 @@ namespace embed::compute {
 // Rows of one AMX tile: callers pad the rows of the input (and output) buffers to a multiple of this.
 constexpr std::size_t kAmxTileRows = 16;
 
-// Whether this CPU has AMX-INT8 / AMX-BF16 and the OS lets this process use the tile registers (the first
-// call asks Linux for the permission).
+// Whether this CPU has AMX-INT8 / AMX-BF16, the OS lets this process use the tile registers (the first
+// call asks Linux for the permission) and the environment does not say EMBED_AMX=0.
 bool amx_int8_available();
 bool amx_bf16_available();
 

@@ -411,16 +411,8 @@ struct Linear::Impl {
 
   // x [rows, in] converted to bf16 in the calling thread's workspace (padded as gemm_rows says, with zeros).
   uint16_t* bf16_input(const float* x, std::size_t rows) const {
-    uint16_t* xb = bf16_rows(Workspace::kGemmInput, rows);
+    auto* xb = reinterpret_cast<uint16_t*>(input_rows(Workspace::kGemmInput, rows, sizeof(uint16_t)));
     to_bf16_rows(x, rows, in, xb);
-    return xb;
-  }
-  // A buffer in workspace slot `slot` for `rows` rows of this layer's bf16 input; the rows the AMX kernel
-  // pads them with are zeros.
-  uint16_t* bf16_rows(int slot, std::size_t rows) const {
-    const std::size_t padded = gemm_rows(rows);
-    auto* xb = reinterpret_cast<uint16_t*>(thread_workspace().buffer(slot, padded * in * sizeof(uint16_t)));
-    std::memset(xb + rows * in, 0, (padded - rows) * in * sizeof(uint16_t));
     return xb;
   }
 
@@ -453,7 +445,8 @@ struct Linear::Impl {
   // so it is never stored in fp32 nor converted in a pass of its own. `intermediate` holds rows * out floats.
   void feed_forward_bf16(Impl& down, const float* x, std::size_t rows, float* intermediate, float* y, Activation act) {
     // On the AMX kernel `down` reads whole tiles of rows: a padded buffer of its own.
-    auto* inter = down.amx ? down.bf16_rows(Workspace::kFusedCodes, rows) : reinterpret_cast<uint16_t*>(intermediate);
+    auto* inter = down.amx ? reinterpret_cast<uint16_t*>(down.input_rows(Workspace::kFusedCodes, rows, sizeof(uint16_t)))
+                           : reinterpret_cast<uint16_t*>(intermediate);
     bool fused = false;
     {
       ThreadScope scope(threads);
@@ -474,19 +467,19 @@ struct Linear::Impl {
   std::size_t gemm_rows(std::size_t rows) const {
     return amx ? (rows + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows : rows;
   }
-  // A buffer in workspace slot `slot` for `rows` rows of this layer's u8 input codes; the rows the AMX
-  // kernel pads them with are zeros.
-  uint8_t* input_codes(int slot, std::size_t rows) const {
-    const std::size_t padded = gemm_rows(rows);
-    auto* codes = reinterpret_cast<uint8_t*>(thread_workspace().buffer(slot, padded * in));
-    std::memset(codes + rows * in, 0, (padded - rows) * in);
-    return codes;
+  // A buffer in workspace slot `slot` for `rows` rows of this layer's input, `in` values of `value_bytes`
+  // each (u8 codes, bf16); the rows the AMX kernel pads them with are zeros.
+  std::byte* input_rows(int slot, std::size_t rows, std::size_t value_bytes) const {
+    const std::size_t row_bytes = in * value_bytes, padded = gemm_rows(rows);
+    std::byte* buffer = thread_workspace().buffer(slot, padded * row_bytes);
+    std::memset(buffer + rows * row_bytes, 0, (padded - rows) * row_bytes);
+    return buffer;
   }
 
   // Quantizes x [rows, in] into the calling thread's workspace slots `codes_slot` / `scale_slot`.
   QuantizedRows quantize_input(const float* x, std::size_t rows, int codes_slot, int scale_slot) const {
     Workspace& ws = thread_workspace();
-    QuantizedRows q{input_codes(codes_slot, rows),
+    QuantizedRows q{reinterpret_cast<uint8_t*>(input_rows(codes_slot, rows, 1)),
                     reinterpret_cast<float*>(ws.buffer(scale_slot, rows * (sizeof(float) + sizeof(int32_t)))), nullptr};
     q.zero_point = reinterpret_cast<int32_t*>(q.scale + rows);
     parallel_for(rows, 16, [&](std::size_t b, std::size_t e, int) {
@@ -550,7 +543,7 @@ struct Linear::Impl {
     ThreadScope scope(threads);
     const auto q = quantize_input(x, rows, Workspace::kGemmInput, Workspace::kRowScale);
     Workspace& ws = thread_workspace();
-    QuantizedRows inter{down.input_codes(Workspace::kFusedCodes, rows),
+    QuantizedRows inter{reinterpret_cast<uint8_t*>(down.input_rows(Workspace::kFusedCodes, rows, 1)),
                         reinterpret_cast<float*>(ws.buffer(Workspace::kFusedRowScale, rows * (sizeof(float) + sizeof(int32_t)))),
                         nullptr};
     inter.zero_point = reinterpret_cast<int32_t*>(inter.scale + rows);
