@@ -111,29 +111,42 @@ TEST(AmxBf16, ProductsMatchAPlainSumForEveryShapeAndThreadCount) {
   }
 }
 
+// A random MiniLM-shaped feed-forward pair (384 -> 1536 -> 384, with biases) and 200 input rows.
+struct RandomFeedForward {
+  static constexpr std::size_t in = 384, hidden = 1536, many = 200;
+  std::vector<float> w1, b1, w2, b2, x;
+  explicit RandomFeedForward(unsigned seed)
+      : w1(hidden * in), b1(hidden), w2(in * hidden), b2(in), x(many * in) {
+    std::mt19937 gen(seed);
+    std::normal_distribution<float> normal(0.0f, 0.05f);
+    for (auto* v : {&w1, &b1, &w2, &b2, &x})
+      for (auto& f : *v) f = normal(gen);
+  }
+  static embed::io::FloatTensor tensor(std::vector<float>& data, std::vector<int64_t> shape) {
+    embed::io::FloatTensor t;
+    t.shape = std::move(shape);
+    t.data = data.data();
+    return t;
+  }
+  embed::compute::Linear up(embed::Precision precision, int threads) {
+    return {tensor(w1, {int64_t(hidden), int64_t(in)}), tensor(b1, {int64_t(hidden)}), precision, threads};
+  }
+  embed::compute::Linear down(embed::Precision precision, int threads) {
+    return {tensor(w2, {int64_t(in), int64_t(hidden)}), tensor(b2, {int64_t(in)}), precision, threads};
+  }
+};
+
 // An int8 / bf16 Linear pads a call's rows to whole tiles and runs many rows in 64-row chunks; each row is
 // computed on its own (int8: quantized, accumulated in exact integers, dequantized; bf16: the same tile
 // sums whichever tile the row lands in), so it comes out bit for bit the same in a call of 1-64 rows as in
 // a call of 200 (three full chunks and a part), with the fused GELU, through the feed-forward pair (whose
 // intermediate is quantized again, or written as bf16) and, for bf16, as bf16 output.
 void expect_rows_independent_of_the_call(embed::Precision precision) {
-  const std::size_t in = 384, hidden = 1536, many = 200;
-  std::mt19937 gen(9);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w1(hidden * in), b1(hidden), w2(in * hidden), b2(in), x(many * in);
-  for (auto* v : {&w1, &b1, &w2, &b2, &x})
-    for (auto& f : *v) f = normal(gen);
-  auto tensor = [](std::vector<float>& data, std::vector<int64_t> shape) {
-    embed::io::FloatTensor t;
-    t.shape = std::move(shape);
-    t.data = data.data();
-    return t;
-  };
+  RandomFeedForward f(9);
+  const std::size_t in = f.in, hidden = f.hidden, many = f.many;
+  const std::vector<float>& x = f.x;
   for (int threads : {1, 2}) {
-    embed::compute::Linear up(tensor(w1, {int64_t(hidden), int64_t(in)}), tensor(b1, {int64_t(hidden)}),
-                              precision, threads);
-    embed::compute::Linear down(tensor(w2, {int64_t(in), int64_t(hidden)}), tensor(b2, {int64_t(in)}),
-                                precision, threads);
+    const embed::compute::Linear up = f.up(precision, threads), down = f.down(precision, threads);
     ASSERT_NE(up.backend_info().find("AMX"), std::string::npos) << up.backend_info();
     using embed::compute::Activation;
     std::vector<float> all_up(many * hidden), all_ff(many * in), scratch(many * hidden);
@@ -179,18 +192,9 @@ TEST(AmxBf16, FewRowsEqualTheSameRowsOfALargeCall) {
 // bf16 products in another order changes: sums differ by ~2e-7 here, and an intermediate value rounded to
 // bf16 may then round the other way (one such flip moves an output by ~1e-4; measured at most 8.3e-5).
 TEST(AmxGemm, SameResultsAsOneDnn) {
-  const std::size_t in = 384, hidden = 1536, many = 200;
-  std::mt19937 gen(13);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w1(hidden * in), b1(hidden), w2(in * hidden), b2(in), x(many * in);
-  for (auto* v : {&w1, &b1, &w2, &b2, &x})
-    for (auto& f : *v) f = normal(gen);
-  auto tensor = [](std::vector<float>& data, std::vector<int64_t> shape) {
-    embed::io::FloatTensor t;
-    t.shape = std::move(shape);
-    t.data = data.data();
-    return t;
-  };
+  RandomFeedForward f(13);
+  const std::size_t in = f.in, hidden = f.hidden;
+  const std::vector<float>& x = f.x;
   using embed::compute::Activation;
   using embed::compute::Linear;
   bool ran = false;
@@ -198,9 +202,7 @@ TEST(AmxGemm, SameResultsAsOneDnn) {
     const bool exact = precision == embed::Precision::INT8;
     if (!(exact ? embed::compute::amx_int8_available() : embed::compute::amx_bf16_available())) continue;
     auto layers = [&] {
-      return std::pair<Linear, Linear>{
-          Linear(tensor(w1, {int64_t(hidden), int64_t(in)}), tensor(b1, {int64_t(hidden)}), precision, 2),
-          Linear(tensor(w2, {int64_t(in), int64_t(hidden)}), tensor(b2, {int64_t(in)}), precision, 2)};
+      return std::pair<Linear, Linear>{f.up(precision, 2), f.down(precision, 2)};
     };
     const auto amx = layers();
     ::setenv("EMBED_AMX", "0", 1);
