@@ -164,10 +164,8 @@ void AmxWeights::pack(const T* w) {
               *out++ = w[(n0 + block * kBlockColumns + c) * k_ + k0 + group * row + i];
 }
 
-AmxWeights::AmxWeights(const int8_t* w, std::size_t n, std::size_t k) : k_(k), n_(n), bf16_(false) { pack(w); }
-AmxWeights::AmxWeights(const uint16_t* w_bf16, std::size_t n, std::size_t k) : k_(k), n_(n), bf16_(true) {
-  pack(w_bf16);
-}
+AmxWeights::AmxWeights(const int8_t* w, std::size_t n, std::size_t k) : k_(k), n_(n) { pack(w); }
+AmxWeights::AmxWeights(const uint16_t* w_bf16, std::size_t n, std::size_t k) : k_(k), n_(n) { pack(w_bf16); }
 
 void amx_int8_gemm(const uint8_t* x, std::size_t rows, const AmxWeights& w, int32_t* y) {
 #if defined(__x86_64__) && defined(__GNUC__)

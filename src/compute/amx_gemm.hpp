@@ -38,7 +38,6 @@ class AmxWeights {
   const int8_t* data() const { return data_.get(); }
   std::size_t k() const { return k_; }
   std::size_t n() const { return n_; }
-  bool bf16() const { return bf16_; }
 
  private:
   template <typename T>
@@ -48,7 +47,6 @@ class AmxWeights {
   };
   std::unique_ptr<int8_t, Free> data_;
   std::size_t k_ = 0, n_ = 0;
-  bool bf16_ = false;
 };
 
 // y [rows, n] = x [rows, k] W^T on current_threads() threads, each taking whole pairs of 16-column blocks.

@@ -420,24 +420,19 @@ struct Linear::Impl {
   // gemm_rows says. Rows go through in chunks of kAmxChunkRows, whose fp32 sums stay in L2 until each row
   // gets its bias and activation.
   void amx_bf16(std::size_t rows, Activation act, const uint16_t* src, void* dst, bool bf16_dst) {
-    float* acc = thread_workspace().floats(Workspace::kGemmAccum, gemm_rows(std::min(rows, kAmxChunkRows)) * out);
     const float* b = bias.empty() ? nullptr : bias.data();
-    for (std::size_t r0 = 0; r0 < rows; r0 += kAmxChunkRows) {
-      const std::size_t m = std::min(kAmxChunkRows, rows - r0);
-      amx_bf16_gemm(src + r0 * in, gemm_rows(m), amx, acc);
-      parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
-        for (std::size_t r = rb; r < re; ++r) {
-          float* values = acc + r * out;
+    in_chunks<float>(
+        rows, kAmxChunkRows,
+        [&](std::size_t r0, std::size_t m, float* acc) { amx_bf16_gemm(src + r0 * in, gemm_rows(m), amx, acc); },
+        [&](std::size_t row, float* values) {
           if (b)
             for (std::size_t j = 0; j < out; ++j) values[j] += b[j];
           kernels::activation_fast(act, values, out);
           if (bf16_dst)
-            kernels::to_bf16(values, static_cast<uint16_t*>(dst) + (r0 + r) * out, out);
+            kernels::to_bf16(values, static_cast<uint16_t*>(dst) + row * out, out);
           else
-            std::memcpy(static_cast<float*>(dst) + (r0 + r) * out, values, out * sizeof(float));
-        }
-      });
-    }
+            std::memcpy(static_cast<float*>(dst) + row * out, values, out * sizeof(float));
+        });
   }
 
   // down(act(this(x))) with both layers bf16 and act fused into this GEMM: the intermediate is written
@@ -489,10 +484,26 @@ struct Linear::Impl {
     return q;
   }
 
+  // Rows [0, rows) in chunks of `chunk`: gemm(r0, m, acc) writes the m rows from r0 into acc ([m, out] values
+  // of Acc, rows padded as gemm_rows says), then finish(row, acc row) runs for each of them on the threads.
+  // The accumulators stay in L2: written by the GEMM and read back at once, they never make a round trip
+  // through memory, which otherwise costs more than the GEMM.
+  template <typename Acc, typename Gemm, typename Finish>
+  void in_chunks(std::size_t rows, std::size_t chunk, Gemm&& gemm, Finish&& finish) {
+    auto* acc = reinterpret_cast<Acc*>(
+        thread_workspace().buffer(Workspace::kGemmAccum, gemm_rows(std::min(rows, chunk)) * out * sizeof(Acc)));
+    for (std::size_t r0 = 0; r0 < rows; r0 += chunk) {
+      const std::size_t m = std::min(chunk, rows - r0);
+      gemm(r0, m, acc);
+      parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
+        for (std::size_t r = rb; r < re; ++r) finish(r0 + r, acc + r * out);
+      });
+    }
+  }
+
   // The int8 GEMM of quantized rows; each output row, turned back into fp32 with bias and activation, is
-  // handed to row_done(row, values) (values: `out` floats, valid during the call). The rows go through in
-  // chunks whose s32 accumulators stay in L2: written by the GEMM and read back at once, they never make a
-  // round trip through memory, which otherwise costs more than the GEMM. Chunk size, as measured:
+  // handed to row_done(row, values) (values: `out` floats, valid during the call). Chunk size (in_chunks),
+  // as measured:
   // - embed's AMX kernel: kAmxChunkRows. Paired A/B at batch 32 against oneDNN's AMX matmul in its best
   //   chunks (below): 0.80-0.86 of the time on sentences, 0.90 on passages; 32 rows about the same as 64,
   //   256 rows 1.08.
@@ -507,27 +518,22 @@ struct Linear::Impl {
     const std::size_t chunk = amx                ? kAmxChunkRows
                               : rows <= kFewRows ? rows
                                                  : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
-    auto* acc = reinterpret_cast<int32_t*>(
-        thread_workspace().buffer(Workspace::kGemmAccum, gemm_rows(std::min(rows, chunk)) * out * sizeof(int32_t)));
     const float* b = bias.empty() ? nullptr : bias.data();
-    for (std::size_t r0 = 0; r0 < rows; r0 += chunk) {
-      const std::size_t m = std::min(chunk, rows - r0);
-      bool fused = false;
-      if (amx)
-        amx_int8_gemm(q.codes + r0 * in, gemm_rows(m), amx, acc);
-      else
-        execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
-      parallel_for(m, 4, [&](std::size_t rb, std::size_t re, int) {
-        for (std::size_t r = rb; r < re; ++r) {
-          const std::size_t row = r0 + r;
+    in_chunks<int32_t>(
+        rows, chunk,
+        [&](std::size_t r0, std::size_t m, int32_t* acc) {
+          bool fused = false;
+          if (amx)
+            amx_int8_gemm(q.codes + r0 * in, gemm_rows(m), amx, acc);
+          else
+            execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
+        },
+        [&](std::size_t row, int32_t* acc) {
           float* yr = y ? y + row * out : thread_workspace().floats(Workspace::kRowValues, out);
-          kernels::dequantize_row(acc + r * out, out, q.scale[row], q.zero_point[row], wscale.data(), wcolsum.data(),
-                                  b, yr);
+          kernels::dequantize_row(acc, out, q.scale[row], q.zero_point[row], wscale.data(), wcolsum.data(), b, yr);
           kernels::activation_fast(act, yr, out);
           row_done(row, yr);
-        }
-      });
-    }
+        });
   }
 
   // int8: u8 activations quantized per row, s32 accumulators turned back into fp32 (+ bias, activation).
