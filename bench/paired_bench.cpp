@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -50,11 +51,19 @@ Settings parse_settings(const std::string& text) {
   return s;
 }
 
+// Loads with EMBED_AMX=0 (amx=0) or without EMBED_AMX (amx=1), then puts the caller's EMBED_AMX back.
 std::shared_ptr<const embed::Model> load(const std::string& dir, const Settings& s) {
-  if (!s.amx) ::setenv("EMBED_AMX", "0", 1);
-  auto model = embed::Model::load(dir, s.load);
-  ::unsetenv("EMBED_AMX");
-  return model;
+  struct RestoreEnvironment {
+    std::optional<std::string> saved;
+    ~RestoreEnvironment() {
+      if (saved) ::setenv("EMBED_AMX", saved->c_str(), 1);
+      else ::unsetenv("EMBED_AMX");
+    }
+  } restore;
+  if (const char* before = std::getenv("EMBED_AMX")) restore.saved = before;
+  if (s.amx) ::unsetenv("EMBED_AMX");
+  else ::setenv("EMBED_AMX", "0", 1);
+  return embed::Model::load(dir, s.load);
 }
 
 double seconds_of(const embed::Model& model, std::span<const std::string> texts, const embed::EncodeOptions& options) {

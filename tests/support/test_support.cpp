@@ -66,10 +66,14 @@ fs::path make_temp_dir(const std::string& tag) {
 }
 
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
+  return run_program(EMBED_CLI_PATH, args, stdin_text);
+}
+
+CliResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& stdin_text) {
   fs::path dir = make_temp_dir("cli");
   fs::path in = dir / "stdin", out = dir / "stdout", err = dir / "stderr";
   { std::ofstream(in, std::ios::binary) << stdin_text; }
-  std::string cmd = shell_quote(EMBED_CLI_PATH);
+  std::string cmd = shell_quote(program);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " <" + shell_quote(in.string()) + " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
   int status = std::system(cmd.c_str());

@@ -19,7 +19,10 @@ struct CliResult {
   std::string out;
   std::string err;
 };
-// Runs the embed CLI with `args` (each one shell-quoted here) and `stdin_text` on standard input.
+// Runs `program` with `args` (each one shell-quoted here) and `stdin_text` on standard input.
+CliResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::string& stdin_text = "");
+// run_program on the embed CLI.
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
 // A fresh empty directory under the system temp dir, removed at process exit.
