@@ -12,6 +12,10 @@
 #include <cblas.h>
 
 #include "compute/avx512_math.hpp"
+#include "compute/amx_gemm.hpp"
+#include "compute/cpu_features.hpp"
+#include "compute/linear.hpp"
+#include "compute/small_gemm.hpp"
 #include "compute/kernels.hpp"
 #include "compute/ops.hpp"
 #include "compute/relative_position.hpp"
@@ -55,7 +59,7 @@ std::vector<double> reference_attention(const float* q, const float* k, const fl
 // tolerance is then bf16's, inputs rounded to 8 significant bits (errors seen: up to 1e-2 on N(0, 1) data);
 // elsewhere the fp32 kernels run and the fp32 tolerance holds.
 TEST(ComputeKernels, AttentionMatchesReference) {
-  const bool bf16_cpu = __builtin_cpu_supports("avx512bf16");
+  const bool bf16_cpu = embed::compute::cpu_features().avx512_bf16;
   for (std::size_t d : {8u, 16u, 32u, 48u, 64u}) {
     for (std::size_t len : {1u, 2u, 3u, 4u, 17u, 33u, 70u}) {
       const std::size_t heads = 3, H = heads * d, ld = 3 * H;
@@ -330,6 +334,28 @@ TEST(ComputeKernels, Bfloat16RoundsToNearestEven) {
 
 // The attention's small products call OpenBLAS from inside the engine's own OpenMP threads: the build must
 // link its OpenMP variant (thread-safe there, and no thread pool of its own to oversubscribe the cores).
+// Under ONEDNN_MAX_CPU_ISA=AVX2 (the "avx2." copies of the numeric suites) no AVX-512 code may run:
+// neither embed's kernels nor oneDNN's. Otherwise the engine uses what the CPU has.
+TEST(CpuFeatures, FollowOneDnnInstructionSetCap) {
+  const auto& f = embed::compute::cpu_features();
+  const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+  if (cap != nullptr && std::string(cap) == "AVX2") {
+    EXPECT_FALSE(f.avx512);
+    EXPECT_FALSE(f.avx512_bf16);
+    EXPECT_FALSE(embed::compute::amx_int8_available());
+    EXPECT_FALSE(embed::compute::amx_bf16_available());
+    EXPECT_FALSE(embed::compute::small_gemm_available());
+    EXPECT_EQ(embed::compute::gemm_backend_info(embed::Precision::FP32).find("avx512"), std::string::npos)
+        << embed::compute::gemm_backend_info(embed::Precision::FP32);
+  } else {
+    const bool cpu_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    EXPECT_EQ(f.avx512, cpu_avx512);
+    EXPECT_EQ(f.avx512_bf16, cpu_avx512 && __builtin_cpu_supports("avx512bf16"));
+    EXPECT_EQ(embed::compute::small_gemm_available(), cpu_avx512);
+  }
+}
+
 TEST(ThreadPool, OpenBlasRunsOnTheEnginesOpenMpPool) { EXPECT_EQ(openblas_get_parallel(), 2); }
 
 TEST(ThreadPool, ParallelTasksRunEveryTaskOnceAndRethrowTheFirstError) {

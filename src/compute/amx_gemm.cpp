@@ -5,12 +5,12 @@
 #include <new>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
 
+#include "compute/cpu_features.hpp"
 #include "compute/threads.hpp"
 
 namespace embed::compute {
@@ -43,12 +43,6 @@ bool request_tile_permission() {
   return granted;
 }
 
-// CPUID leaf 7: EDX bit 24 AMX-TILE, 25 AMX-INT8, 22 AMX-BF16.
-bool cpu_has(unsigned edx_bit) {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  return (d & (1u << 24)) && (d & (1u << edx_bit));
-}
 
 // Accumulator tile c += activation tile a x weight tile b. A macro: the tile intrinsics take their register
 // numbers as literal text.
@@ -132,11 +126,11 @@ static bool amx_turned_off() {
   return setting && std::strcmp(setting, "0") == 0;
 }
 bool amx_int8_available() {
-  static const bool available = cpu_has(25) && request_tile_permission();
+  static const bool available = cpu_features().amx_int8 && request_tile_permission();
   return available && !amx_turned_off();
 }
 bool amx_bf16_available() {
-  static const bool available = cpu_has(22) && request_tile_permission();
+  static const bool available = cpu_features().amx_bf16 && request_tile_permission();
   return available && !amx_turned_off();
 }
 #else

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "compute/avx512_math.hpp"
+#include "compute/cpu_features.hpp"
 #include "compute/kernels.hpp"
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
@@ -21,10 +22,7 @@ namespace {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define EMBED_HAVE_AVX512_ATTENTION 1
 
-bool cpu_has_avx512f() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
+bool cpu_has_avx512f() { return cpu_features().avx512; }
 
 // A matrix read one element at a time (broadcast to all lanes): a(r, k) = p[r * row + k * step].
 template <typename T>
@@ -194,11 +192,7 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
 // fp32: half the instructions of the fp32 kernels. Softmax stays fp32.
 #define EMBED_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
-bool cpu_has_avx512_bf16() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512bf16");
-  return has;
-}
+bool cpu_has_avx512_bf16() { return cpu_features().avx512_bf16; }
 
 // 32-bit lanes bf16(lo[c]) | bf16(hi[c]) << 16 (round to nearest even).
 EMBED_BF16_TARGET inline __m512i bf16_pairs16(__m512 lo, __m512 hi) {

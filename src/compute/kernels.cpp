@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "compute/avx512_math.hpp"
+#include "compute/cpu_features.hpp"
 
 // Each hot loop is compiled for AVX-512, AVX2+FMA and the x86-64 baseline; the loader picks one by CPU.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -93,9 +94,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx
 
 void to_bf16(const float* x, uint16_t* y, std::size_t n) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool bf16 = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
-                           __builtin_cpu_supports("avx512vl");
-  if (bf16) return to_bf16_avx512(x, y, n);
+  if (cpu_features().avx512_bf16) return to_bf16_avx512(x, y, n);
 #endif
   to_bf16_generic(x, y, n);
 }
@@ -218,8 +217,7 @@ EMBED_AVX512_KERNELS_END
 
 void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* scale, int32_t* zero_point) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  if (avx512) return quantize_u8_avx512(x, n, qmax, q, scale, zero_point);
+  if (cpu_features().avx512) return quantize_u8_avx512(x, n, qmax, q, scale, zero_point);
 #endif
   quantize_u8_generic(x, n, qmax, q, scale, zero_point);
 }
@@ -257,7 +255,7 @@ void activation_fast(Activation act, float* x, std::size_t n) {
   switch (act) {
     case Activation::Gelu:
 #if defined(__x86_64__) && defined(__GNUC__)
-      if (__builtin_cpu_supports("avx512f")) return gelu_erf_avx512(x, n);
+      if (cpu_features().avx512) return gelu_erf_avx512(x, n);
 #endif
       for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678118654752440f));
       return;
@@ -343,8 +341,7 @@ void add_layer_norm_rows(float* x, const float* residual, std::size_t rows, std:
                          const float* beta, float eps) {
   std::size_t r = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (dim % 16 == 0 && avx512) {
+  if (dim % 16 == 0 && cpu_features().avx512) {
     for (; r + 4 <= rows; r += 4)
       add_layer_norm_block<4>(x + r * dim, residual ? residual + r * dim : nullptr, dim, gamma, beta, eps);
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "compute/avx512_math.hpp"
+#include "compute/cpu_features.hpp"
 #include "compute/threads.hpp"
 
 namespace embed::compute {
@@ -166,8 +167,7 @@ class PanelRanges {
 
 bool small_gemm_available() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
+  return cpu_features().avx512;
 #else
   return false;
 #endif
