@@ -347,6 +347,9 @@ TEST(CpuFeatures, FollowOneDnnInstructionSetCap) {
     EXPECT_FALSE(embed::compute::small_gemm_available());
     EXPECT_EQ(embed::compute::gemm_backend_info(embed::Precision::FP32).find("avx512"), std::string::npos)
         << embed::compute::gemm_backend_info(embed::Precision::FP32);
+    // OpenBLAS (attention without AVX-512, DeBERTa's position products) picks its kernels by itself: the
+    // avx2 suites set OPENBLAS_CORETYPE=Haswell alongside.
+    EXPECT_STRCASEEQ(openblas_get_corename(), "haswell");
   } else {
     const bool cpu_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
