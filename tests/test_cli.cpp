@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "compute/linear.hpp"
 #include "embed/model.hpp"
 #include "support/fixture.hpp"
 #include "support/test_support.hpp"
@@ -220,8 +221,17 @@ TEST(CliBench, ReportsEveryConfigurationWithTokenCountsAndAccuracy) {
   auto model = embed::Model::load(kBert);
   std::size_t tokens = 0;
   for (const auto& t : texts) tokens += model->tokenize(t).length();
-  std::vector<nlohmann::json> rows;
-  for (const auto& line : lines_of(r.out)) rows.push_back(nlohmann::json::parse(line));
+  std::vector<nlohmann::json> rows, kernels;
+  for (const auto& line : lines_of(r.out)) {
+    auto record = nlohmann::json::parse(line);
+    (record.contains("kernels") ? kernels : rows).push_back(record);
+  }
+  // First, per precision, the kernels it runs here (what the CPU can run, e.g. int8 on AMX tiles).
+  ASSERT_EQ(kernels.size(), 2u) << r.out;
+  EXPECT_EQ(kernels[0]["precision"], "fp32");
+  EXPECT_EQ(kernels[0]["kernels"], embed::compute::gemm_backend_info(embed::Precision::FP32));
+  EXPECT_EQ(kernels[1]["precision"], "int8");
+  EXPECT_EQ(kernels[1]["kernels"], embed::compute::gemm_backend_info(embed::Precision::INT8));
   ASSERT_EQ(rows.size(), 4u);  // 2 precisions x 2 batch sizes
   for (const auto& row : rows) {
     EXPECT_EQ(row["texts"], texts.size()) << row;
@@ -246,6 +256,7 @@ TEST(CliBench, WithoutACorpusUsesSentencesFromTheVocabulary) {
   EXPECT_CONTAINS(r.out, "corpus synthetic sentences from the model's vocabulary: 512 texts");
   EXPECT_CONTAINS(r.out, "| precision | threads | batch | texts/s | tokens/s |");
   EXPECT_CONTAINS(r.out, "| fp32 | ");
+  EXPECT_CONTAINS(r.out, "kernels fp32: " + embed::compute::gemm_backend_info(embed::Precision::FP32));
 }
 
 TEST(CliBench, MissingCorpusIsAUsageError) {

@@ -218,8 +218,9 @@ def fmt_ratio(r, b, key, prefix=""):
 
 
 def gemm_peaks(model_dir, threads_list):
-    """embed bench --gemm-peak: this machine's oneDNN GEMM peak per precision and thread count."""
-    peaks, lines = {}, []
+    """embed bench --gemm-peak: this machine's oneDNN GEMM peak per precision and thread count, and the
+    kernels embed runs per precision."""
+    peaks, lines, kernels = {}, [], []
     one = subset("sentences", 1, "first1")
     for t in threads_list:
         cmd = [CLI, "bench", "--model", model_dir, "--threads", str(t), "--precision", "fp32,bf16,int8",
@@ -234,12 +235,14 @@ def gemm_peaks(model_dir, threads_list):
                 d = json.loads(line)
             except ValueError:
                 continue
+            if "kernels" in d and t == threads_list[0]:
+                kernels.append(f"{d['precision']}: {d['kernels']}")
             if "gemm_peak" in d:
                 peaks[(d["threads"], d["precision"])] = d["gemm_peak"]
                 lines.append(f"{d['precision']} threads={d['threads']}: {d['gemm_peak']:.1f} {d['unit']}")
         if r.returncode != 0:
             lines.append(f"embed bench --gemm-peak threads={t}: exit {r.returncode}")
-    return peaks, lines
+    return peaks, lines, kernels
 
 
 def run_engine(model_dir, txt, threads, batch, precision, tag):
@@ -419,8 +422,9 @@ def main():
         first = next((os.path.join(WORK, m) for m in models if os.path.isfile(os.path.join(WORK, m, "config.json"))), None)
         if first:
             log("measuring the GEMM peak (embed bench --gemm-peak)")
-            peaks, plines = gemm_peaks(first, threads_list)
+            peaks, plines, kernels = gemm_peaks(first, threads_list)
             notes.append("this machine's GEMM peak (oneDNN, 2048^3, embed bench --gemm-peak): " + "; ".join(plines))
+            notes.append("embed's kernels here (embed bench): " + "; ".join(kernels))
     for model in models:
         mdir = os.path.join(WORK, model)
         if not os.path.isfile(os.path.join(mdir, "config.json")):

@@ -219,6 +219,16 @@ int run_bench(const BenchArgs& a) {
       }
   }
 
+  // The kernels each precision runs on this machine (its CPU's features, capped by ONEDNN_MAX_CPU_ISA and
+  // EMBED_AMX): a result is only comparable with one from the same kernels.
+  for (std::size_t pi = 0; pi < precisions.size(); ++pi) {
+    const std::string kernels = compute::gemm_backend_info(precisions[pi]);
+    if (json)
+      std::cout << nlohmann::json{{"kernels", kernels}, {"precision", a.precisions[pi]}}.dump() << std::endl;
+    else
+      std::cout << "kernels " << a.precisions[pi] << ": " << kernels << std::endl;
+  }
+
   for (const auto& corpus : corpora) {
     Matrix reference;  // --accuracy: fp32 sentence embeddings of the corpus
     if (a.accuracy) {

@@ -97,7 +97,10 @@ int main(int argc, char** argv) {
   ben->add_flag("--accuracy", bench.accuracy, "Cosine of bf16/int8 sentence embeddings to fp32 (batch > 1 rows)");
   ben->add_option("--format", bench.format, "text (a markdown table, default) or jsonl (one JSON object per row)")
       ->check(CLI::IsMember({"text", "jsonl"}));
-  ben->footer("Every row is end to end as `embed encode` runs it: tokenize + encode + pool + normalize.\n"
+  ben->footer("First, per precision, the kernels it runs on this CPU (\"kernels int8: int8 embed AMX int8 kernel\"; a\n"
+              "precision the CPU cannot run says fp32). ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell runs as on a\n"
+              "CPU without AVX-512; EMBED_AMX=0 leaves int8/bf16 to oneDNN.\n"
+              "Every row is end to end as `embed encode` runs it: tokenize + encode + pool + normalize.\n"
               "Batch > 1: the whole corpus per pass (sorted by length, batched), median of --repeat passes;\n"
               "latency is per batch; jsonl also gives the warm-up pass's speed (first_pass_texts_per_s: GEMM\n"
               "kernels created for each new batch shape, as in a one-off `embed encode`).\n"
