@@ -170,7 +170,7 @@ TEST(Precision, SmallRowsKernelMatchesReferenceAndLargeRows) {
           GTEST_SKIP() << "no small-rows kernel on this CPU: " << lin.backend_info();
         std::vector<float> all(big_rows * shape.out);
         lin.forward(L.x.data(), big_rows, all.data(), act);
-        for (std::size_t rows : {std::size_t{1}, std::size_t{5}, std::size_t{6}, std::size_t{7}, std::size_t{13}, std::size_t{30}, embed::compute::kSmallGemmMaxRows}) {
+        for (std::size_t rows : {std::size_t{1}, std::size_t{5}, std::size_t{6}, std::size_t{7}, std::size_t{8}, std::size_t{13}, std::size_t{30}, std::size_t{50}, embed::compute::kSmallGemmMaxRows}) {
           std::vector<float> y(rows * shape.out);
           lin.forward(L.x.data(), rows, y.data(), act);
           // As accurate as oneDNN on the same rows (the two sum in different orders).
