@@ -43,7 +43,6 @@ bool request_tile_permission() {
   return granted;
 }
 
-
 // Accumulator tile c += activation tile a x weight tile b. A macro: the tile intrinsics take their register
 // numbers as literal text.
 #define TILE_PRODUCT(c, a, b)   \

@@ -22,8 +22,6 @@ namespace {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define EMBED_HAVE_AVX512_ATTENTION 1
 
-bool cpu_has_avx512f() { return cpu_features().avx512; }
-
 // A matrix read one element at a time (broadcast to all lanes): a(r, k) = p[r * row + k * step].
 template <typename T>
 struct Scalars {
@@ -192,8 +190,6 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
 // fp32: half the instructions of the fp32 kernels. Softmax stays fp32.
 #define EMBED_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
-bool cpu_has_avx512_bf16() { return cpu_features().avx512_bf16; }
-
 // 32-bit lanes bf16(lo[c]) | bf16(hi[c]) << 16 (round to nearest even).
 EMBED_BF16_TARGET inline __m512i bf16_pairs16(__m512 lo, __m512 hi) {
   const __m256bh l = _mm512_cvtneps_pbh(lo), h = _mm512_cvtneps_pbh(hi);
@@ -331,8 +327,8 @@ std::size_t head_scratch_floats(const AttentionArgs& a) {
 // One head of one sequence: out_h = softmax(scale * q_h k_h^T + bias_h) v_h.
 void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
 #ifdef EMBED_HAVE_AVX512_ATTENTION
-  if (a.reduced_precision && a.head_dim % 32 == 0 && cpu_has_avx512_bf16()) return attention_head_bf16(a, h, scores);
-  if (a.head_dim % 16 == 0 && cpu_has_avx512f()) return attention_head_avx512(a, h, scores);
+  if (a.reduced_precision && attention_takes_bf16(a.head_dim)) return attention_head_bf16(a, h, scores);
+  if (a.head_dim % 16 == 0 && cpu_features().avx512) return attention_head_avx512(a, h, scores);
 #endif
   const int n = static_cast<int>(a.len), d = static_cast<int>(a.head_dim);
   const float* q = a.q + h * a.head_dim;
@@ -355,7 +351,7 @@ void attention_head(const AttentionArgs& a, std::size_t h, float* scores) {
 
 bool attention_takes_bf16(std::size_t head_dim) {
 #ifdef EMBED_HAVE_AVX512_ATTENTION
-  return head_dim % 32 == 0 && cpu_has_avx512_bf16();
+  return head_dim % 32 == 0 && cpu_features().avx512_bf16;
 #else
   (void)head_dim;
   return false;
