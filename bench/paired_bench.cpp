@@ -6,7 +6,7 @@
 //   paired_bench -m MODEL_DIR --a SETTINGS --b SETTINGS [--corpus FILE] [--limit N] [--batch-size N]
 //                [--rounds N]
 // SETTINGS: comma-separated precision=fp32|bf16|int8, threads=N, amx=0|1 (amx=0: EMBED_AMX=0 while the
-// model loads, so oneDNN runs the int8 / bf16 layers). Defaults: ../shared/bench/sentences.txt, 200 texts,
+// model loads, so oneDNN runs the int8 / bf16 layers), env=NAME:VALUE (set while the model loads). Defaults: ../shared/bench/sentences.txt, 200 texts,
 // batch 1, 1 round (batch > 1: 10 rounds).
 // Example: paired_bench -m bench/work/minilm-l6 --a precision=int8 --b precision=int8,amx=0
 #include <algorithm>
@@ -29,6 +29,7 @@ namespace {
 struct Settings {
   embed::LoadOptions load;
   bool amx = true;
+  std::vector<std::pair<std::string, std::string>> env;  // set while the model loads
   std::string text;
 };
 
@@ -45,24 +46,34 @@ Settings parse_settings(const std::string& text) {
     else if (key == "precision" && value == "int8") s.load.precision = embed::Precision::INT8;
     else if (key == "threads") s.load.threads = std::stoi(value);
     else if (key == "amx" && (value == "0" || value == "1")) s.amx = value == "1";
+    else if (key == "env" && value.find(':') != std::string::npos && value.find(':') > 0)
+      s.env.emplace_back(value.substr(0, value.find(':')), value.substr(value.find(':') + 1));
     else throw embed::Error("settings \"" + text + "\": cannot read \"" + item +
-                            "\" (expected precision=fp32|bf16|int8, threads=N or amx=0|1)");
+                            "\" (expected precision=fp32|bf16|int8, threads=N, amx=0|1 or env=NAME:VALUE)");
   }
   return s;
 }
 
-// Loads with EMBED_AMX=0 (amx=0) or without EMBED_AMX (amx=1), then puts the caller's EMBED_AMX back.
+// Loads with the settings' environment (amx=0: EMBED_AMX=0, amx=1: no EMBED_AMX, env=NAME:VALUE), then puts
+// the caller's environment back.
 std::shared_ptr<const embed::Model> load(const std::string& dir, const Settings& s) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> wanted{
+      {"EMBED_AMX", s.amx ? std::nullopt : std::optional<std::string>("0")}};
+  for (const auto& [name, value] : s.env) wanted.emplace_back(name, value);
   struct RestoreEnvironment {
-    std::optional<std::string> saved;
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
     ~RestoreEnvironment() {
-      if (saved) ::setenv("EMBED_AMX", saved->c_str(), 1);
-      else ::unsetenv("EMBED_AMX");
+      for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+        if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
+        else ::unsetenv(it->first.c_str());
     }
   } restore;
-  if (const char* before = std::getenv("EMBED_AMX")) restore.saved = before;
-  if (s.amx) ::unsetenv("EMBED_AMX");
-  else ::setenv("EMBED_AMX", "0", 1);
+  for (const auto& [name, value] : wanted) {
+    const char* before = std::getenv(name.c_str());
+    restore.saved.emplace_back(name, before ? std::optional<std::string>(before) : std::nullopt);
+    if (value) ::setenv(name.c_str(), value->c_str(), 1);
+    else ::unsetenv(name.c_str());
+  }
   return embed::Model::load(dir, s.load);
 }
 

@@ -21,10 +21,11 @@ std::string corpus_file() {
 }
 
 TEST(PairedBench, PrintsTheRatioOfTwoSettings) {
-  auto r = run_program(EMBED_PAIRED_BENCH_PATH, {"-m", kBert, "--a", "precision=fp32", "--b", "precision=fp32,threads=1",
-                                                 "--corpus", corpus_file(), "--limit", "3"});
+  auto r = run_program(EMBED_PAIRED_BENCH_PATH, {"-m", kBert, "--a", "precision=fp32", "--b",
+                                                 "precision=fp32,threads=1,env=EMBED_AMX:0", "--corpus", corpus_file(),
+                                                 "--limit", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("A: precision=fp32\nB: precision=fp32,threads=1\n3 texts, batch 1, 3 pairs of calls"),
+  EXPECT_NE(r.out.find("A: precision=fp32\nB: precision=fp32,threads=1,env=EMBED_AMX:0\n3 texts, batch 1, 3 pairs of calls"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("time B / time A: median "), std::string::npos) << r.out;
@@ -35,9 +36,16 @@ TEST(PairedBench, BadSettingsNameTheItem) {
                        {"-m", kBert, "--a", "precision=fp32", "--b", "precision=int9", "--corpus", corpus_file()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("settings \"precision=int9\": cannot read \"precision=int9\" (expected "
-                       "precision=fp32|bf16|int8, threads=N or amx=0|1)"),
+                       "precision=fp32|bf16|int8, threads=N, amx=0|1 or env=NAME:VALUE)"),
             std::string::npos)
       << r.err;
+  // An environment setting needs a name and a colon.
+  for (const char* item : {"env=EMBED_AMX", "env=:0"}) {
+    r = run_program(EMBED_PAIRED_BENCH_PATH,
+                    {"-m", kBert, "--a", "precision=fp32", "--b", item, "--corpus", corpus_file()});
+    EXPECT_EQ(r.exit_code, 1) << item;
+    EXPECT_NE(r.err.find(std::string("cannot read \"") + item + "\""), std::string::npos) << r.err;
+  }
 }
 
 TEST(PairedBench, MissingCorpusIsNamed) {
