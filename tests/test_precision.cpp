@@ -5,7 +5,9 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 
 #include "compute/kernels.hpp"
@@ -208,6 +210,40 @@ TEST(Precision, SmallRowsKernelSameForEveryThreadCount) {
         ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(expected[i]))
             << threads << " threads, call " << call << ", row " << i / out << ", column " << i % out;
     }
+  }
+}
+
+// A layer learns which layer's small-rows GEMM runs after it and prefetches that layer's weights: only a
+// hint. Outputs stay the same bit for bit before the order is known, once it is, after the layer that
+// followed is destroyed, and when the layer that ran before is destroyed.
+TEST(Precision, SmallRowsLayerOrderHintDoesNotChangeResults) {
+  const std::size_t rows = 30, in = 384, out = 1152;
+  RandomLayer L(rows, in, out, 29), M(rows, out, in, 31);
+  for (int threads : {1, 2}) {
+    auto first = std::make_unique<embed::compute::Linear>(L.wt, L.bt, Precision::FP32, threads);
+    auto second = std::make_unique<embed::compute::Linear>(M.wt, M.bt, Precision::FP32, threads);
+    if (first->backend_info().find("small-rows kernel") == std::string::npos)
+      GTEST_SKIP() << "no small-rows kernel on this CPU: " << first->backend_info();
+    auto run_first = [&] {
+      std::vector<float> y(rows * out, std::numeric_limits<float>::quiet_NaN());
+      first->forward(L.x.data(), rows, y.data(), embed::compute::Activation::Gelu);
+      return y;
+    };
+    const auto expected = run_first();  // nothing learned yet
+    std::vector<float> h(rows * out), z(rows * in);
+    for (int call = 0; call < 3; ++call) {
+      h = run_first();  // from the second call on, `first` prefetches `second`'s weights
+      EXPECT_EQ(0, std::memcmp(h.data(), expected.data(), h.size() * sizeof(float))) << threads << " threads";
+      second->forward(h.data(), rows, z.data());
+    }
+    second.reset();  // the layer `first` learned to prefetch is gone
+    h = run_first();
+    EXPECT_EQ(0, std::memcmp(h.data(), expected.data(), h.size() * sizeof(float))) << threads << " threads";
+    auto before = std::make_unique<embed::compute::Linear>(M.wt, M.bt, Precision::FP32, threads);
+    before->forward(h.data(), rows, z.data());
+    before.reset();  // the layer that ran last is gone when `first` runs
+    h = run_first();
+    EXPECT_EQ(0, std::memcmp(h.data(), expected.data(), h.size() * sizeof(float))) << threads << " threads";
   }
 }
 

@@ -160,7 +160,7 @@ constexpr dnnl::memory::dim kPackRows = 256;  // representative M used to choose
 
 }  // namespace
 
-struct Linear::Impl {
+struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   struct Prim {
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
@@ -184,6 +184,11 @@ struct Linear::Impl {
   std::string info;
 
   std::mutex mutex;
+  // The layer whose small-rows GEMM ran right after this one's last time on the calling thread (guarded by
+  // `mutex`): a model runs its layers in the same order for every text, so at batch 1 this layer's last
+  // panels prefetch the next layer's first weights, not left to arrive on demand. Paired A/B per text,
+  // MiniLM batch 1: 0.972-0.979 of the time at 1 and 2 threads (MPNet-base, larger layers: 0.995).
+  std::weak_ptr<const Impl> then;
   // Primitives by (rows, activation, threads, output type). A primitive holds ~10 KB (descriptors, JIT
   // kernels) and every row count needs its own, so the cache keeps the kMaxPrimitives most recently
   // created (oldest dropped first): a server's varied batch shapes cannot grow memory without bound.
@@ -374,11 +379,26 @@ struct Linear::Impl {
     *fused_act = p.fused_act;
   }
 
+  // Records this layer as the successor of the one that ran a small-rows GEMM last on this thread, and
+  // returns the weights of this layer's own successor (empty: none known yet).
+  PanelWeights learn_order() {
+    thread_local std::weak_ptr<Impl> previous;
+    if (auto p = previous.lock(); p && p.get() != this) {
+      std::lock_guard<std::mutex> lock(p->mutex);
+      p->then = weak_from_this();
+    }
+    previous = weak_from_this();
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto next = then.lock();
+    return next ? next->panels : PanelWeights{};
+  }
+
   void forward(const float* x, std::size_t rows, float* y, Activation act) {
     ThreadScope scope(threads);
     bool fused = false;
     if (precision == Precision::FP32 && panels.data && rows <= kSmallGemmMaxRows) {
-      small_gemm(x, rows, panels, bias.empty() ? nullptr : bias.data(), act, y);
+      const PanelWeights after = learn_order();
+      small_gemm(x, rows, panels, bias.empty() ? nullptr : bias.data(), act, y, &after);
       return;
     }
     if (precision == Precision::FP32) {

@@ -110,7 +110,7 @@ void run_tile_rows(std::size_t rows, const Tile& t) {
 // takes next). Equal shares keep memory busy at an even rate over the whole chunk (paired A/B per text,
 // MiniLM batch 1, against whole k rows per step in the first blocks only: 0.984-0.989 of the time).
 void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act, float* y,
-                std::size_t p, bool prefetch_next) {
+                std::size_t p, const float* then, std::size_t then_floats) {
 #if defined(__x86_64__) && defined(__GNUC__)
   const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;  // rows spread evenly over them
   const bool gelu = act == Activation::Gelu;
@@ -119,9 +119,8 @@ void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const f
   for (std::size_t k0 = 0; k0 < w.k; k0 += kChunk) {
     const std::size_t steps = std::min(kChunk, w.k - k0);
     const bool last = k0 + steps == w.k;
-    const float* next = !last ? panel + (k0 + steps) * kPanel
-                              : (prefetch_next ? w.data + (p + 1) * w.k_padded * kPanel : nullptr);
-    const std::size_t next_floats = (!last ? std::min(kChunk, w.k - k0 - steps) : std::min(kChunk, w.k)) * kPanel;
+    const float* next = !last ? panel + (k0 + steps) * kPanel : then;
+    const std::size_t next_floats = !last ? std::min(kChunk, w.k - k0 - steps) * kPanel : then_floats;
     const std::size_t next_lines = next ? next_floats / kLine : 0;
     for (std::size_t b = 0; b < blocks; ++b) {
       const std::size_t r0 = rows * b / blocks, r1 = rows * (b + 1) / blocks;
@@ -134,7 +133,7 @@ void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const f
   if (act != Activation::Identity && !gelu)
     for (std::size_t r = 0; r < rows; ++r) apply_activation(act, y + r * w.n + p * kPanel, columns);
 #else
-  (void)x, (void)rows, (void)w, (void)bias, (void)act, (void)y, (void)p, (void)prefetch_next;
+  (void)x, (void)rows, (void)w, (void)bias, (void)act, (void)y, (void)p, (void)then, (void)then_floats;
 #endif
 }
 
@@ -181,6 +180,27 @@ class PanelRanges {
   std::array<std::atomic<uint64_t>, kMaxThreads> ranges_;
 };
 
+// Threads one call with `panels` panels runs on.
+std::size_t threads_for(std::size_t panels) {
+  return std::min({static_cast<std::size_t>(current_threads()), panels, PanelRanges::kMaxThreads});
+}
+
+// Where thread t starts in a call over w: its first panel (null: none, or w has no data) and how many
+// floats of it the first chunk covers.
+struct FirstPanels {
+  explicit FirstPanels(const PanelWeights* w)
+      : w_(w && w->data ? w : nullptr), panels_(w_ ? (w_->n + kPanel - 1) / kPanel : 0),
+        threads_(w_ ? threads_for(panels_) : 0), floats_(w_ ? std::min(kChunk, w_->k) * kPanel : 0) {}
+  const float* of(std::size_t t) const {
+    return t < threads_ ? w_->data + panels_ * t / threads_ * w_->k_padded * kPanel : nullptr;
+  }
+  std::size_t floats() const { return floats_; }
+
+ private:
+  const PanelWeights* w_;
+  std::size_t panels_, threads_, floats_;
+};
+
 }  // namespace
 
 bool small_gemm_available() {
@@ -192,19 +212,23 @@ bool small_gemm_available() {
 }
 
 void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act,
-                float* y) {
+                float* y, const PanelWeights* after) {
   if (rows == 0) return;
   const std::size_t panels = (w.n + kPanel - 1) / kPanel;
-  const std::size_t threads =
-      std::min({static_cast<std::size_t>(current_threads()), panels, PanelRanges::kMaxThreads});
+  const std::size_t threads = threads_for(panels);
   PanelRanges ranges(panels, threads);
+  const std::size_t chunk_floats = std::min(kChunk, w.k) * kPanel;
+  const FirstPanels then(after);  // computed out here: current_threads() is this thread's setting
   // One range per thread (a thread given several, should the runtime start fewer, works through each).
   parallel_for(threads, 1, [&](std::size_t first, std::size_t end, int) {
     std::size_t p = 0;
     bool more = false;
     for (std::size_t t = first; t < end; ++t)
-      while (ranges.take_own(t, &p, &more)) gemm_panel(x, rows, w, bias, act, y, p, more);
-    while (ranges.steal(first, &p)) gemm_panel(x, rows, w, bias, act, y, p, false);
+      while (ranges.take_own(t, &p, &more)) {
+        if (more) gemm_panel(x, rows, w, bias, act, y, p, w.data + (p + 1) * w.k_padded * kPanel, chunk_floats);
+        else gemm_panel(x, rows, w, bias, act, y, p, then.of(t), then.floats());
+      }
+    while (ranges.steal(first, &p)) gemm_panel(x, rows, w, bias, act, y, p, nullptr, 0);
   });
 }
 

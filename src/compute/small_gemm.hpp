@@ -30,8 +30,10 @@ bool small_gemm_available();
 // y[rows, n] = act(x[rows, k] W + bias) (bias: n values or null), on current_threads() threads, each
 // taking whole panels. Each output is summed over k in order with fused multiply-adds, then the bias is
 // added; GELU (erf form) is computed with the Abramowitz-Stegun 7.1.26 erfc (|error| <= 1.5e-7), other
-// activations as apply_activation does.
+// activations as apply_activation does. `after`: the weights of the GEMM expected to run next on this
+// thread, or null; each thread's last panel prefetches the start of its share of them (a hint only: any
+// value, even stale, gives the same result).
 void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act,
-                float* y);
+                float* y, const PanelWeights* after = nullptr);
 
 }  // namespace embed::compute
