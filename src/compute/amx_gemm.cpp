@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -12,6 +11,7 @@
 
 #include "compute/cpu_features.hpp"
 #include "compute/threads.hpp"
+#include "compute/weight_memory.hpp"
 
 namespace embed::compute {
 
@@ -137,15 +137,12 @@ bool amx_int8_available() { return false; }
 bool amx_bf16_available() { return false; }
 #endif
 
-void AmxWeights::Free::operator()(int8_t* p) const { std::free(p); }
-
 template <typename T>
 void AmxWeights::pack(const T* w) {
   const std::size_t group = 4 / sizeof(T);            // values of k in one 4-byte group of a tile row
   const std::size_t step = kRowBytes / sizeof(T);     // values of k in one k step (a tile row)
   const std::size_t bytes = n_ * k_ * sizeof(T);
-  data_.reset(static_cast<int8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
-  if (!data_) throw std::bad_alloc();
+  data_ = allocate_weight_memory(bytes);
   T* out = reinterpret_cast<T*>(data_.get());
   // Pair of column blocks, then k step, then the pair's two tiles: one call's reads run front to back.
   for (std::size_t n0 = 0; n0 < n_; n0 += 2 * kBlockColumns)

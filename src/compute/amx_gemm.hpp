@@ -35,17 +35,14 @@ class AmxWeights {
   AmxWeights(const int8_t* w, std::size_t n, std::size_t k);
   AmxWeights(const uint16_t* w_bf16, std::size_t n, std::size_t k);
   explicit operator bool() const { return data_ != nullptr; }
-  const int8_t* data() const { return data_.get(); }
+  const int8_t* data() const { return reinterpret_cast<const int8_t*>(data_.get()); }
   std::size_t k() const { return k_; }
   std::size_t n() const { return n_; }
 
  private:
   template <typename T>
   void pack(const T* w);
-  struct Free {
-    void operator()(int8_t* p) const;
-  };
-  std::unique_ptr<int8_t, Free> data_;
+  std::shared_ptr<std::byte> data_;  // from allocate_weight_memory (huge pages)
   std::size_t k_ = 0, n_ = 0;
 };
 

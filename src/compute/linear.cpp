@@ -24,6 +24,7 @@
 #include "compute/kernels.hpp"
 #include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
+#include "compute/weight_memory.hpp"
 #include "compute/workspace.hpp"
 #include "embed/error.hpp"
 
@@ -173,7 +174,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   int threads = 1;
   std::size_t in = 0, out = 0;
   dnnl::memory::desc weights_md;
-  dnnl::memory weights;                  // packed for the GEMM
+  std::shared_ptr<std::byte> weights_buffer;  // from allocate_weight_memory (huge pages)
+  dnnl::memory weights;                  // packed for the GEMM, in weights_buffer
   std::vector<float> bias;               // fp32 [out] (empty: none)
   dnnl::memory bias_memory;              // over `bias` (fp32 / bf16 only: int8 adds it when dequantizing)
   PanelWeights panels;                   // fp32 packed weights as small_gemm reads them (data null: not that layout)
@@ -295,7 +297,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
     auto pd = make_pd(kPackRows, any, Activation::Identity, &fused);
     weights_md = pd.weights_desc();
     info = std::string("oneDNN ") + pd.impl_info_str();
-    weights = dnnl::memory(weights_md, cpu_engine());
+    weights_buffer = allocate_weight_memory(weights_md.get_size());
+    weights = dnnl::memory(weights_md, cpu_engine(), weights_buffer.get());
     auto& stream = thread_stream();
     if (precision == Precision::INT8) {
       dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
