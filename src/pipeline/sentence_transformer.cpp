@@ -119,6 +119,15 @@ struct Model::Impl {
 
 namespace {
 
+// "[i]": where item i of a JSON array is, for error messages. (Built by appending: GCC 12 warns wrongly
+// about "[" + std::string&&, -Wrestrict.)
+std::string array_item(std::size_t i) {
+  std::string where = "[";
+  where += std::to_string(i);
+  where += ']';
+  return where;
+}
+
 std::string module_kind(const std::string& type) {
   // "sentence_transformers.models.Pooling" -> "Pooling"
   auto p = type.rfind('.');
@@ -178,7 +187,7 @@ fs::path transformer_directory(const fs::path& dir) {
   nlohmann::json modules = io::read_json(modules_file);
   if (!modules.is_array()) throw Error(modules_file.string() + ": expected a JSON array of modules");
   for (std::size_t i = 0; i < modules.size(); ++i) {
-    io::JsonObject mod(modules[i], modules_file.string(), "[" + std::to_string(i) + "]");
+    io::JsonObject mod(modules[i], modules_file.string(), array_item(i));
     if (module_kind(mod.get_string("type")) == "Transformer") return dir / mod.get_string("path", "");
   }
   return dir;
@@ -204,7 +213,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
     if (!modules.is_array()) throw Error(modules_file.string() + ": expected a JSON array of modules");
     bool have_transformer = false, have_pooling = false;
     for (std::size_t i = 0; i < modules.size(); ++i) {
-      io::JsonObject mod(modules[i], modules_file.string(), "[" + std::to_string(i) + "]");
+      io::JsonObject mod(modules[i], modules_file.string(), array_item(i));
       const std::string kind = module_kind(mod.get_string("type"));
       const fs::path path = m->dir / mod.get_string("path", "");
       if (kind == "Transformer") {
