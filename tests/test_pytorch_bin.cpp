@@ -270,6 +270,24 @@ TEST(PytorchBin, UnpicklerSurvivesCorruptPickles) {
   EXPECT_GT(refused, 0);
 }
 
+// A corrupt pickle's message names the opcode it was reading and where.
+TEST(PytorchBin, CorruptPickleMessageNamesTheOpcode) {
+  auto message = [](const std::string& pickle) {
+    try {
+      embed::io::unpickle_state_dict(std::as_bytes(std::span(pickle.data(), pickle.size())), "x.bin");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  std::string msg = message(bytes("\x80\x02J\x01"));  // BININT needs 4 bytes, 1 left
+  EXPECT_TRUE(contains(msg, "x.bin: corrupt data.pkl: ")) << msg;
+  EXPECT_TRUE(contains(msg, "(opcode BININT (0x4a) at byte 2)")) << msg;
+  msg = message(bytes("\x80\x02}"));  // an empty dict, then no STOP
+  EXPECT_TRUE(contains(msg, "the pickle ends without a STOP opcode (truncated file?) (opcode end of data at byte 3)"))
+      << msg;
+}
+
 TEST(PytorchBin, HostilePicklesAreBounded) {
   // Deep nesting (would overflow a recursive destructor) and memo cycles load or fail cleanly.
   std::string deep = "\x80\x02";

@@ -140,8 +140,16 @@ class Unpickler {
  private:
   // ---- errors ----
   [[noreturn]] void fail(const std::string& msg) const {
-    throw Error(where_ + ": corrupt data.pkl: " + msg + " (opcode " + op_label_ + " at byte " +
+    throw Error(where_ + ": corrupt data.pkl: " + msg + " (opcode " + op_label() + " at byte " +
                 std::to_string(op_pos_) + ")");
+  }
+  // The opcode being read, for error messages (named only when one fails: not a string per opcode).
+  std::string op_label() const {
+    if (op_ == kNoOpcode) return "?";
+    if (op_ == kEndOfData) return "end of data";
+    const unsigned op = static_cast<unsigned>(op_);
+    if (const char* n = opcode_name(op)) return std::string(n) + " (" + hex_byte(op) + ")";
+    return hex_byte(op);
   }
   [[noreturn]] void refuse_global(const std::string& name) const {
     throw Error(where_ + ": refusing to load: the pickle references the global '" + name +
@@ -380,14 +388,13 @@ class Unpickler {
   Ref parse() {
     for (;;) {
       op_pos_ = pos_;
-      op_label_ = "?";
+      op_ = kNoOpcode;
       if (pos_ >= data_.size()) {
-        op_label_ = "end of data";
+        op_ = kEndOfData;
         fail("the pickle ends without a STOP opcode (truncated file?)");
       }
       const unsigned op = u8();
-      op_label_ = hex_byte(op);
-      if (const char* n = opcode_name(op)) op_label_ = std::string(n) + " (" + hex_byte(op) + ")";
+      op_ = static_cast<int>(op);
       switch (op) {
         case 0x80: {  // PROTO
           unsigned v = u8();
@@ -640,7 +647,8 @@ class Unpickler {
   std::string where_;
   std::size_t pos_ = 0;
   std::size_t op_pos_ = 0;
-  std::string op_label_;
+  static constexpr int kNoOpcode = -1, kEndOfData = -2;
+  int op_ = kNoOpcode;  // the opcode being read (or one of the two above)
   std::vector<Ref> stack_;
   std::vector<std::size_t> marks_;
   std::unordered_map<uint64_t, Ref> memo_;

@@ -49,8 +49,13 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
     int64_t idx = static_cast<int64_t>(syms.size());
     syms.push_back(Sym{id, idx - 1, idx + 1, start, len});
   };
-  std::optional<std::pair<int32_t, uint32_t>> unk;  // id, start ... (len tracked separately)
-  uint32_t unk_len = 0;
+  // The pending unknown piece (several fused into one with fuse_unk), added once a known piece or the end
+  // of the word follows. (A plain struct: GCC 12 warns wrongly about std::optional here.)
+  struct Pending {
+    bool active = false;
+    int32_t id = 0;
+    uint32_t start = 0, len = 0;
+  } unk;
   std::optional<int32_t> unk_id;
   if (opt_.unk_token) {
     auto it = vocab_.find(*opt_.unk_token);
@@ -69,9 +74,9 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
     if (is_last && !opt_.end_of_word_suffix.empty()) s += opt_.end_of_word_suffix;
     auto it = vocab_.find(std::string_view(s));
     if (it != vocab_.end()) {
-      if (unk) {
-        add(unk->first, unk->second, unk_len);
-        unk.reset();
+      if (unk.active) {
+        add(unk.id, unk.start, unk.len);
+        unk.active = false;
       }
       add(it->second, static_cast<uint32_t>(b), static_cast<uint32_t>(len));
       continue;
@@ -98,16 +103,15 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
     }
     if (opt_.unk_token) {
       if (!unk_id) throw Error("BPE: unknown token \"" + *opt_.unk_token + "\" is not in the vocabulary");
-      if (unk && opt_.fuse_unk) {
-        unk_len += static_cast<uint32_t>(len);
+      if (unk.active && opt_.fuse_unk) {
+        unk.len += static_cast<uint32_t>(len);
       } else {
-        if (unk) add(unk->first, unk->second, unk_len);
-        unk = std::make_pair(*unk_id, static_cast<uint32_t>(b));
-        unk_len = static_cast<uint32_t>(len);
+        if (unk.active) add(unk.id, unk.start, unk.len);
+        unk = Pending{true, *unk_id, static_cast<uint32_t>(b), static_cast<uint32_t>(len)};
       }
     }
   }
-  if (unk) add(unk->first, unk->second, unk_len);
+  if (unk.active) add(unk.id, unk.start, unk.len);
   if (!syms.empty()) syms.back().next = -1;
 
   // Positions in syms are not contiguous byte positions when byte_fallback adds pieces or when
