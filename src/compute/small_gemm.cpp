@@ -107,8 +107,9 @@ void run_tile_rows(std::size_t rows, const Tile& t) {
 // Panel p of the output. Chunk by chunk, every row block of the panel runs over the chunk's weights (from
 // cache after the first block), and each block prefetches an equal share of the next chunk: later k of
 // this panel, or at the last chunk `then_floats` floats from `then` (the start of the panel this thread
-// takes next, in this call or the next one; null: none). Equal shares keep memory busy at an even rate over the whole chunk (paired A/B per text,
-// MiniLM batch 1, against whole k rows per step in the first blocks only: 0.984-0.989 of the time).
+// takes next, in this call or the next one; null: none). Equal shares keep memory busy at an even rate
+// over the whole chunk (paired A/B per text, MiniLM batch 1, against whole k rows per step in the first
+// blocks only: 0.984-0.989 of the time).
 void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act, float* y,
                 std::size_t p, const float* then, std::size_t then_floats) {
 #if defined(__x86_64__) && defined(__GNUC__)
