@@ -26,7 +26,9 @@ constexpr std::size_t kLine = 16;      // floats per cache line
 // Software prefetches of the next weights go to this many sequential streams at once, not one: a core
 // keeps more reads from memory in flight over several streams (a plain read of 200 MB here: ~9 GB/s from
 // one stream, 13 from four). Paired A/B per text at batch 1 against one stream: MiniLM 0.93-0.97 of the
-// time at 1 thread, 0.96-0.98 at 2; MPNet-base 0.93 (3-6 streams alike, 8 and more slower).
+// time at 1 thread, 0.96-0.98 at 2; MPNet-base 0.93 (3-6 streams alike, 8 and more slower). Each stream
+// runs through a whole chunk, the row blocks continuing it in turn (against four short streams per block:
+// 0.984-0.992 at 1 and 2 threads; 2, 6 or 8 long streams no better).
 constexpr std::size_t kPrefetchStreams = 4;
 
 // One register tile: rows [0, R) x the panel's 64 columns, over `steps` k steps of one chunk.
@@ -42,8 +44,11 @@ struct Tile {
   bool last;               // the last chunk: add the bias, apply GELU
   const float* bias;       // this panel's 64 values (null: none)
   bool gelu;
-  const float* prefetch;   // the first of the lines of the next chunk this tile brings into cache
-  std::size_t prefetch_lines;  // how many (0: none), spread evenly over the k steps
+  // The lines of the next chunk this tile brings into cache, spread evenly over its k steps: `prefetch_lines`
+  // of them (0: none), taken in turn from `streams` sequential streams `stream_stride` lines apart that
+  // start at `prefetch`.
+  const float* prefetch;
+  std::size_t prefetch_lines, streams, stream_stride;
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -59,16 +64,13 @@ __attribute__((target("avx512f"))) void run_tile(const Tile& t) {
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < 4; ++c)
       acc[r][c] = t.accumulate ? _mm512_maskz_loadu_ps(mask[c], t.y + r * t.ldy + 16 * c) : _mm512_setzero_ps();
-  // The tile's share of the next chunk is read as interleaved sequential streams, stream s from line
-  // s * stream_lines on: line `offset` of stream `stream` comes next.
-  const std::size_t streams = std::min(kPrefetchStreams, std::max<std::size_t>(t.prefetch_lines, 1));
-  const std::size_t stream_lines = t.prefetch_lines / streams;
-  std::size_t stream = 0, offset = 0;
-  std::size_t due = 0;  // lines owed so far, in steps-ths of a line
+  std::size_t stream = 0, offset = 0;  // line `offset` of stream `stream` comes next
+  std::size_t due = 0;                 // lines owed so far, in steps-ths of a line
   for (std::size_t k = 0; k < t.steps; ++k) {
     for (due += t.prefetch_lines; due >= t.steps; due -= t.steps) {
-      _mm_prefetch(reinterpret_cast<const char*>(t.prefetch + (stream * stream_lines + offset) * kLine), _MM_HINT_T0);
-      if (++stream == streams) stream = 0, ++offset;
+      _mm_prefetch(reinterpret_cast<const char*>(t.prefetch + (stream * t.stream_stride + offset) * kLine),
+                   _MM_HINT_T0);
+      if (++stream == t.streams) stream = 0, ++offset;
     }
     const float* wk = t.w + k * kPanel;
     const __m512 w0 = _mm512_loadu_ps(wk), w1 = _mm512_loadu_ps(wk + 16), w2 = _mm512_loadu_ps(wk + 32),
@@ -123,11 +125,15 @@ void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const f
     const float* next = !last ? panel + (k0 + steps) * kPanel : then;
     const std::size_t next_floats = !last ? std::min(kChunk, w.k - k0 - steps) * kPanel : then_floats;
     const std::size_t next_lines = next ? next_floats / kLine : 0;
+    // The next chunk as kPrefetchStreams streams (its quarters), which the blocks continue one after the other.
+    const std::size_t streams = std::min(kPrefetchStreams, std::max<std::size_t>(next_lines, 1));
+    const std::size_t stream_lines = next_lines / streams;
     for (std::size_t b = 0; b < blocks; ++b) {
       const std::size_t r0 = rows * b / blocks, r1 = rows * (b + 1) / blocks;
-      const std::size_t first = next_lines * b / blocks, count = next_lines * (b + 1) / blocks - first;
+      const std::size_t from = stream_lines * b / blocks, to = stream_lines * (b + 1) / blocks;
       Tile t{x + r0 * w.k + k0, w.k, panel + k0 * kPanel, steps, y + r0 * w.n + p * kPanel, w.n, columns,
-             k0 > 0, last, bias ? bias + p * kPanel : nullptr, gelu, next ? next + first * kLine : nullptr, count};
+             k0 > 0, last, bias ? bias + p * kPanel : nullptr, gelu, next ? next + from * kLine : nullptr,
+             (to - from) * streams, streams, stream_lines};
       run_tile_rows(r1 - r0, t);
     }
   }
