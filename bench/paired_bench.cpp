@@ -6,8 +6,8 @@
 //   paired_bench -m MODEL_DIR --a SETTINGS --b SETTINGS [--corpus FILE] [--limit N] [--batch-size N]
 //                [--rounds N]
 // SETTINGS: comma-separated precision=fp32|bf16|int8, threads=N, amx=0|1 (amx=0: EMBED_AMX=0 while the
-// model loads, so oneDNN runs the int8 / bf16 layers), env=NAME:VALUE (set while the model loads). Defaults: ../shared/bench/sentences.txt, 200 texts,
-// batch 1, 1 round (batch > 1: 10 rounds).
+// model loads, so oneDNN runs the int8 / bf16 layers), env=NAME:VALUE (set while the model loads).
+// Defaults: ../shared/bench/sentences.txt, 200 texts, batch 1, 1 round (batch > 1: 10 rounds).
 // Example: paired_bench -m bench/work/minilm-l6 --a precision=int8 --b precision=int8,amx=0
 #include <algorithm>
 #include <chrono>
@@ -41,13 +41,14 @@ Settings parse_settings(const std::string& text) {
   while (std::getline(items, item, ',')) {
     const auto eq = item.find('=');
     const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    const auto colon = value.find(':');  // env=NAME:VALUE
     if (key == "precision" && value == "fp32") s.load.precision = embed::Precision::FP32;
     else if (key == "precision" && value == "bf16") s.load.precision = embed::Precision::BF16;
     else if (key == "precision" && value == "int8") s.load.precision = embed::Precision::INT8;
     else if (key == "threads") s.load.threads = std::stoi(value);
     else if (key == "amx" && (value == "0" || value == "1")) s.amx = value == "1";
-    else if (key == "env" && value.find(':') != std::string::npos && value.find(':') > 0)
-      s.env.emplace_back(value.substr(0, value.find(':')), value.substr(value.find(':') + 1));
+    else if (key == "env" && colon != std::string::npos && colon > 0)
+      s.env.emplace_back(value.substr(0, colon), value.substr(colon + 1));
     else throw embed::Error("settings \"" + text + "\": cannot read \"" + item +
                             "\" (expected precision=fp32|bf16|int8, threads=N, amx=0|1 or env=NAME:VALUE)");
   }

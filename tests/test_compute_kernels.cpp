@@ -11,14 +11,14 @@
 
 #include <cblas.h>
 
-#include "compute/avx512_math.hpp"
 #include "compute/amx_gemm.hpp"
+#include "compute/avx512_math.hpp"
 #include "compute/cpu_features.hpp"
-#include "compute/linear.hpp"
-#include "compute/small_gemm.hpp"
 #include "compute/kernels.hpp"
+#include "compute/linear.hpp"
 #include "compute/ops.hpp"
 #include "compute/relative_position.hpp"
+#include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
 #include "embed/error.hpp"
 
@@ -332,8 +332,6 @@ TEST(ComputeKernels, Bfloat16RoundsToNearestEven) {
   }
 }
 
-// The attention's small products call OpenBLAS from inside the engine's own OpenMP threads: the build must
-// link its OpenMP variant (thread-safe there, and no thread pool of its own to oversubscribe the cores).
 // Under an ONEDNN_MAX_CPU_ISA below AVX-512 (AVX2 in the "avx2." copies of the numeric suites; SSE41,
 // AVX, ...) no AVX-512 code may run: neither embed's kernels nor oneDNN's. Otherwise the engine uses
 // what the CPU has.
@@ -362,6 +360,8 @@ TEST(CpuFeatures, FollowOneDnnInstructionSetCap) {
   if (const char* core = std::getenv("OPENBLAS_CORETYPE")) EXPECT_STRCASEEQ(openblas_get_corename(), core);
 }
 
+// The attention's small products call OpenBLAS from inside the engine's own OpenMP threads: the build must
+// link its OpenMP variant (thread-safe there, and no thread pool of its own to oversubscribe the cores).
 TEST(ThreadPool, OpenBlasRunsOnTheEnginesOpenMpPool) { EXPECT_EQ(openblas_get_parallel(), 2); }
 
 TEST(ThreadPool, ParallelTasksRunEveryTaskOnceAndRethrowTheFirstError) {

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,21 +22,16 @@ bool all_zero(const std::byte* p, std::size_t n) {
   return std::all_of(p, p + n, [](std::byte b) { return b == std::byte{0}; });
 }
 
-// The VmFlags line of the mapping holding `address` in /proc/self/smaps ("" if none).
+// The VmFlags line of the mapping holding `address` in /proc/self/smaps ("" if none). A mapping's block
+// starts with its "lo-hi perms ..." line; field lines ("Rss: ...") do not read as two hex numbers.
 std::string mapping_flags(const void* address) {
   std::ifstream smaps("/proc/self/smaps");
   const auto a = reinterpret_cast<std::uintptr_t>(address);
   bool inside = false;
   for (std::string line; std::getline(smaps, line);) {
     unsigned long lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream range(line);
-    if (line.find("VmFlags:") == 0) {
-      if (inside) return line;
-    } else if (range >> std::hex >> lo >> dash >> hi && dash == '-' && line.find(' ') != std::string::npos &&
-               std::isxdigit(static_cast<unsigned char>(line[0]))) {
-      inside = a >= lo && a < hi;
-    }
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) inside = a >= lo && a < hi;
+    else if (inside && line.rfind("VmFlags:", 0) == 0) return line;
   }
   return "";
 }

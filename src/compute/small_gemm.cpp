@@ -106,6 +106,12 @@ void run_tile_rows(std::size_t rows, const Tile& t) {
 }
 #endif
 
+// Panel p of w: k_padded rows of 64 floats.
+const float* panel_start(const PanelWeights& w, std::size_t p) { return w.data + p * w.k_padded * kPanel; }
+std::size_t panel_count(const PanelWeights& w) { return (w.n + kPanel - 1) / kPanel; }
+// Floats of a panel's first chunk: what a prefetch of "the start of a panel" covers.
+std::size_t first_chunk_floats(const PanelWeights& w) { return std::min(kChunk, w.k) * kPanel; }
+
 // Panel p of the output. Chunk by chunk, every row block of the panel runs over the chunk's weights (from
 // cache after the first block), and each block prefetches an equal share of the next chunk: later k of
 // this panel, or at the last chunk `then_floats` floats from `then` (the start of the panel this thread
@@ -117,7 +123,7 @@ void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const f
 #if defined(__x86_64__) && defined(__GNUC__)
   const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;  // rows spread evenly over them
   const bool gelu = act == Activation::Gelu;
-  const float* panel = w.data + p * w.k_padded * kPanel;
+  const float* panel = panel_start(w, p);
   const std::size_t columns = std::min(kPanel, w.n - p * kPanel);
   for (std::size_t k0 = 0; k0 < w.k; k0 += kChunk) {
     const std::size_t steps = std::min(kChunk, w.k - k0);
@@ -196,16 +202,13 @@ std::size_t threads_for(std::size_t panels) {
 // floats of it the first chunk covers.
 struct FirstPanels {
   explicit FirstPanels(const PanelWeights* w)
-      : w_(w && w->data ? w : nullptr), panels_(w_ ? (w_->n + kPanel - 1) / kPanel : 0),
-        threads_(w_ ? threads_for(panels_) : 0), floats_(w_ ? std::min(kChunk, w_->k) * kPanel : 0) {}
-  const float* of(std::size_t t) const {
-    return t < threads_ ? w_->data + panels_ * t / threads_ * w_->k_padded * kPanel : nullptr;
-  }
-  std::size_t floats() const { return floats_; }
+      : w_(w && w->data ? w : nullptr), panels_(w_ ? panel_count(*w_) : 0), threads_(w_ ? threads_for(panels_) : 0) {}
+  const float* of(std::size_t t) const { return t < threads_ ? panel_start(*w_, panels_ * t / threads_) : nullptr; }
+  std::size_t floats() const { return w_ ? first_chunk_floats(*w_) : 0; }
 
  private:
   const PanelWeights* w_;
-  std::size_t panels_, threads_, floats_;
+  std::size_t panels_, threads_;
 };
 
 }  // namespace
@@ -221,10 +224,9 @@ bool small_gemm_available() {
 void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const float* bias, Activation act,
                 float* y, const PanelWeights* after) {
   if (rows == 0) return;
-  const std::size_t panels = (w.n + kPanel - 1) / kPanel;
+  const std::size_t panels = panel_count(w);
   const std::size_t threads = threads_for(panels);
   PanelRanges ranges(panels, threads);
-  const std::size_t chunk_floats = std::min(kChunk, w.k) * kPanel;
   const FirstPanels then(after);  // computed out here: current_threads() is this thread's setting
   // One range per thread (a thread given several, should the runtime start fewer, works through each).
   parallel_for(threads, 1, [&](std::size_t first, std::size_t end, int) {
@@ -232,7 +234,7 @@ void small_gemm(const float* x, std::size_t rows, const PanelWeights& w, const f
     bool more = false;
     for (std::size_t t = first; t < end; ++t)
       while (ranges.take_own(t, &p, &more)) {
-        if (more) gemm_panel(x, rows, w, bias, act, y, p, w.data + (p + 1) * w.k_padded * kPanel, chunk_floats);
+        if (more) gemm_panel(x, rows, w, bias, act, y, p, panel_start(w, p + 1), first_chunk_floats(w));
         else gemm_panel(x, rows, w, bias, act, y, p, then.of(t), then.floats());
       }
     while (ranges.steal(first, &p)) gemm_panel(x, rows, w, bias, act, y, p, nullptr, 0);
