@@ -53,6 +53,36 @@ struct Tile {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 EMBED_AVX512_KERNELS_BEGIN
+
+// Where a tile's prefetches stand: `due` counts the lines owed so far in steps-ths of a line, so they
+// spread evenly over the tile's k steps; line `offset` of stream `stream` comes next.
+struct PrefetchCursor {
+  std::size_t stream = 0, offset = 0, due = 0;
+  // Issues the lines owed after `steps` more k steps.
+  inline void advance(const Tile& t, std::size_t steps) {
+    for (due += steps * t.prefetch_lines; due >= t.steps; due -= t.steps) {
+      _mm_prefetch(reinterpret_cast<const char*>(t.prefetch + (stream * t.stream_stride + offset) * kLine),
+                   _MM_HINT_T0);
+      if (++stream == t.streams) stream = 0, ++offset;
+    }
+  }
+};
+
+// One k step of an R-row tile: the 64 weights of row k of the panel times each row's value at k.
+template <int R>
+__attribute__((target("avx512f"), always_inline)) inline void k_step(__m512 (&acc)[R][4], const float* const (&row)[R],
+                                                                      std::size_t k, const float* wk) {
+  const __m512 w0 = _mm512_loadu_ps(wk), w1 = _mm512_loadu_ps(wk + 16), w2 = _mm512_loadu_ps(wk + 32),
+               w3 = _mm512_loadu_ps(wk + 48);
+  for (int r = 0; r < R; ++r) {
+    const __m512 b = _mm512_set1_ps(row[r][k]);
+    acc[r][0] = _mm512_fmadd_ps(b, w0, acc[r][0]);
+    acc[r][1] = _mm512_fmadd_ps(b, w1, acc[r][1]);
+    acc[r][2] = _mm512_fmadd_ps(b, w2, acc[r][2]);
+    acc[r][3] = _mm512_fmadd_ps(b, w3, acc[r][3]);
+  }
+}
+
 template <int R>
 __attribute__((target("avx512f"))) void run_tile(const Tile& t) {
   __mmask16 mask[4];
@@ -64,24 +94,25 @@ __attribute__((target("avx512f"))) void run_tile(const Tile& t) {
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < 4; ++c)
       acc[r][c] = t.accumulate ? _mm512_maskz_loadu_ps(mask[c], t.y + r * t.ldy + 16 * c) : _mm512_setzero_ps();
-  std::size_t stream = 0, offset = 0;  // line `offset` of stream `stream` comes next
-  std::size_t due = 0;                 // lines owed so far, in steps-ths of a line
-  for (std::size_t k = 0; k < t.steps; ++k) {
-    for (due += t.prefetch_lines; due >= t.steps; due -= t.steps) {
-      _mm_prefetch(reinterpret_cast<const char*>(t.prefetch + (stream * t.stream_stride + offset) * kLine),
-                   _MM_HINT_T0);
-      if (++stream == t.streams) stream = 0, ++offset;
-    }
-    const float* wk = t.w + k * kPanel;
-    const __m512 w0 = _mm512_loadu_ps(wk), w1 = _mm512_loadu_ps(wk + 16), w2 = _mm512_loadu_ps(wk + 32),
-                 w3 = _mm512_loadu_ps(wk + 48);
-    for (int r = 0; r < R; ++r) {
-      const __m512 b = _mm512_set1_ps(t.x[r * t.ldx + k]);
-      acc[r][0] = _mm512_fmadd_ps(b, w0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(b, w1, acc[r][1]);
-      acc[r][2] = _mm512_fmadd_ps(b, w2, acc[r][2]);
-      acc[r][3] = _mm512_fmadd_ps(b, w3, acc[r][3]);
-    }
+  // Each row's pointer is set up once, so a broadcast addresses row + k with no integer work of its own,
+  // and two k steps share one loop count and prefetch check (integer ops take issue slots from the FMAs).
+  // Paired A/B against computing x + r * ldx + k at every step, MiniLM batch 1: 0.964-0.977 of the time
+  // at 1 and 2 threads. Seven-row tiles have no registers left over for a second step: unrolled, the
+  // compiler spills (8 % slower).
+  constexpr std::size_t kUnroll = R >= 7 ? 1 : 2;
+  const float* row[R];
+  for (int r = 0; r < R; ++r) row[r] = t.x + r * t.ldx;
+  PrefetchCursor cursor;
+  const float* wk = t.w;
+  std::size_t k = 0;
+  for (; k + kUnroll <= t.steps; k += kUnroll, wk += kUnroll * kPanel) {
+    cursor.advance(t, kUnroll);
+#pragma GCC unroll 2
+    for (std::size_t u = 0; u < kUnroll; ++u) k_step<R>(acc, row, k + u, wk + u * kPanel);
+  }
+  for (; k < t.steps; ++k, wk += kPanel) {
+    cursor.advance(t, 1);
+    k_step<R>(acc, row, k, wk);
   }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < 4; ++c) {
