@@ -154,14 +154,15 @@ TEST(Precision, FeedForwardPairEqualsItsTwoLayers) {
 // A few rows (a short text at batch 1) take embed's own fp32 kernel over oneDNN's packed weights
 // (compute/small_gemm): checked against a double reference and against oneDNN's GEMM on more rows, with
 // the shapes' edges: rows not a multiple of the 6-row tile, in / out not multiples of 16 / 64 (padded
-// weights, masked columns), in above one 384-step chunk, several panels per thread.
+// weights, masked columns), an odd in (a k step left over from the two-step loop), in above one 384-step
+// chunk, several panels per thread.
 TEST(Precision, SmallRowsKernelMatchesReferenceAndLargeRows) {
   struct Shape {
     std::size_t in, out;
   };
   constexpr std::size_t big_rows = 80;  // oneDNN's GEMM
   static_assert(big_rows > embed::compute::kSmallGemmMaxRows);
-  for (const Shape& shape : {Shape{100, 70}, Shape{384, 384}, Shape{1000, 200}, Shape{64, 1152}}) {
+  for (const Shape& shape : {Shape{100, 70}, Shape{101, 70}, Shape{384, 384}, Shape{1000, 200}, Shape{64, 1152}}) {
     RandomLayer L(big_rows, shape.in, shape.out, 21);
     for (bool gelu : {false, true}) {
       const auto act = gelu ? embed::compute::Activation::Gelu : embed::compute::Activation::Identity;

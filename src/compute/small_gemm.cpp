@@ -19,9 +19,11 @@ constexpr std::size_t kPanel = 64;     // output columns per panel: 4 vectors of
 // Rows per register tile, at most: 7 x 4 accumulators and the 4 weight vectors fill the 32 vector
 // registers (the compiler keeps one accumulator in memory). Paired A/B per text against 6-row tiles,
 // MiniLM batch 1: 0.979-0.986 of the time at 1 and 2 threads; spreading rows evenly over 6-row tiles
-// alone: 1.000-1.007.
+// alone: 1.000-1.007. (Since 6-row tiles run two k steps per loop iteration, below: a tie, 0.999-1.006.)
 constexpr std::size_t kRowBlock = 7;
-constexpr std::size_t kChunk = 384;    // k steps per pass of all row blocks over a panel
+// k steps per pass of all row blocks over a panel. Paired A/B of the layer shapes, 30 rows, L2-hot: chunks of
+// 96 or 192 k (so that one fits L1) take 1.04-1.10 of the time; the whole k of 1536 at once ties.
+constexpr std::size_t kChunk = 384;
 constexpr std::size_t kLine = 16;      // floats per cache line
 // Software prefetches of the next weights go to this many sequential streams at once, not one: a core
 // keeps more reads from memory in flight over several streams (a plain read of 200 MB here: ~9 GB/s from
