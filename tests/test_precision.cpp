@@ -153,9 +153,9 @@ TEST(Precision, FeedForwardPairEqualsItsTwoLayers) {
 
 // A few rows (a short text at batch 1) take embed's own fp32 kernel over oneDNN's packed weights
 // (compute/small_gemm): checked against a double reference and against oneDNN's GEMM on more rows, with
-// the shapes' edges: rows not a multiple of the 6-row tile, in / out not multiples of 16 / 64 (padded
-// weights, masked columns), an odd in (a k step left over from the two-step loop), in above one 384-step
-// chunk, several panels per thread.
+// the shapes' edges: rows not a multiple of a register tile (up to 7 rows), in / out not multiples of
+// 16 / 64 (padded weights, masked columns), an odd in (a k step left over from the two-step loop), in
+// above one 384-step chunk, several panels per thread.
 TEST(Precision, SmallRowsKernelMatchesReferenceAndLargeRows) {
   struct Shape {
     std::size_t in, out;
