@@ -61,7 +61,8 @@ std::vector<double> reference_attention(const float* q, const float* k, const fl
 TEST(ComputeKernels, AttentionMatchesReference) {
   const bool bf16_cpu = embed::compute::cpu_features().avx512_bf16;
   for (std::size_t d : {8u, 16u, 32u, 48u, 64u}) {
-    for (std::size_t len : {1u, 2u, 3u, 4u, 17u, 33u, 70u}) {
+    // Lengths 1-8 and beyond: every size of the kernels' last row block (1-8 rows).
+    for (std::size_t len : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 17u, 33u, 70u}) {
       const std::size_t heads = 3, H = heads * d, ld = 3 * H;
       auto qkv = random_vector(len * ld, static_cast<unsigned>(d * 1000 + len));
       auto bias = random_vector(heads * len * len, 5);

@@ -91,7 +91,7 @@ __attribute__((target("avx512f"))) inline __m512 exp_column_strip(float* col, st
   __m512 sum = _mm512_setzero_ps();
   for (std::size_t j = 0; j < n; ++j) {
     const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(col + j * ld_s), m);
-    const __m512 e = kCoarse ? avx512::exp16_coarse(x) : avx512::exp16(x);
+    const __m512 e = kCoarse ? avx512::exp16_coarse(x) : avx512::exp16_nonpositive(x);
     _mm512_storeu_ps(col + j * ld_s, e);
     sum = _mm512_add_ps(sum, e);
   }
