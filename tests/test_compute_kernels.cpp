@@ -237,11 +237,11 @@ TEST(ComputeKernels, FastGeluMatchesErfForm) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f"))) void exp16_both(const float* x, float* fine, float* coarse) {
-  _mm512_storeu_ps(fine, embed::compute::avx512::exp16(_mm512_loadu_ps(x)));
+  _mm512_storeu_ps(fine, embed::compute::avx512::exp16_nonpositive(_mm512_loadu_ps(x)));
   _mm512_storeu_ps(coarse, embed::compute::avx512::exp16_coarse(_mm512_loadu_ps(x)));
 }
 
-// exp16 to about 1 ulp; exp16_coarse (softmax arguments <= 0, rounded to bf16 next) to 1e-5 relative, and
+// exp16_nonpositive to about 1 ulp; exp16_coarse (softmax arguments <= 0, rounded to bf16 next) to 1e-5 relative, and
 // finite, non-negative, at most e^-100 far below.
 __attribute__((target("avx512f"))) void gelu_precise16(const float* x, float* y) {
   _mm512_storeu_ps(y, embed::compute::avx512::gelu_erf16_precise(_mm512_loadu_ps(x)));
