@@ -399,7 +399,9 @@ void attention(const AttentionArgs& a, std::vector<float>& scratch) {
 void attention_packed(const PackedAttentionArgs& a) {
   check_bf16_inputs(a.q16 || a.k16 || a.v16, a.reduced_precision, a.head_dim);
   const std::size_t nseq = a.sequences, items = nseq * a.heads;
-  // Work items (sequence, head), longest sequences first so the threads finish together.
+  // Work items (sequence, head) in one contiguous range per thread, so that a thread's heads share its
+  // sequences' rows in cache. Handed out one at a time instead (parallel_tasks): 1.07-1.16 of the time on
+  // a 32-text batch of 10-60 tokens at 2 threads, a tie at batch 1 (paired A/B).
   parallel_for(items, 1, [&](std::size_t b, std::size_t e, int) {
     Workspace& ws = thread_workspace();
     for (std::size_t i = b; i < e; ++i) {

@@ -20,6 +20,8 @@ constexpr std::size_t kPanel = 64;     // output columns per panel: 4 vectors of
 // registers (the compiler keeps one accumulator in memory). Paired A/B per text against 6-row tiles,
 // MiniLM batch 1: 0.979-0.986 of the time at 1 and 2 threads; spreading rows evenly over 6-row tiles
 // alone: 1.000-1.007. (Since 6-row tiles run two k steps per loop iteration, below: a tie, 0.999-1.006.)
+// Seven rows with the row values broadcast inside the FMAs (vfmadd231ps m32{1to16}: no broadcast register,
+// no spill; inline assembly) ran at 0.64-0.83 of these tiles' rate with the weights in L1: a load per FMA.
 constexpr std::size_t kRowBlock = 7;
 // k steps per pass of all row blocks over a panel. Paired A/B of the layer shapes, 30 rows, L2-hot: chunks of
 // 96 or 192 k (so that one fits L1) take 1.04-1.10 of the time; the whole k of 1536 at once ties.
@@ -186,7 +188,10 @@ void gemm_panel(const float* x, std::size_t rows, const PanelWeights& w, const f
 // The panels of one call, dealt out to the threads in contiguous ranges. Each thread takes its own range
 // front to back, so it knows its next panel and prefetches it; a thread done with its range takes panels
 // from the back of the others' ranges. Without that, a core slowed down by another tenant held up every
-// call: 2 threads, batch 1, 6 % of small_gemm's time went to waiting for the slower half.
+// call: 2 threads, batch 1, 6 % of small_gemm's time went to waiting for the slower half. Splitting the
+// rows between threads instead (each thread all panels for its half of the rows, so that whole layers run
+// without a region per op) took 1.25x the time over MiniLM's 24 GEMMs at 30 rows: every thread then
+// streams all the weights.
 class PanelRanges {
  public:
   static constexpr std::size_t kMaxThreads = 256;  // ranges live on the stack: no allocation per call
