@@ -94,6 +94,7 @@ class PytorchBinFile : public TensorSource {
 
   const std::map<std::string, RawTensor>& tensors() const override { return tensors_; }
   std::string description() const override { return path_; }
+  void release_pages() const override { zip_->release_pages(); }
 
  private:
   // The bytes of one storage: in place when stored little-endian, else an owned copy.

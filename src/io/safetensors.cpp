@@ -87,6 +87,7 @@ class SafetensorsFile : public TensorSource {
 
   const std::map<std::string, RawTensor>& tensors() const override { return tensors_; }
   std::string description() const override { return file_.path().string(); }
+  void release_pages() const override { file_.release_pages(); }
 
  private:
   MappedFile file_;

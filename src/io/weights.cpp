@@ -161,6 +161,15 @@ FloatTensor WeightStore::get(const std::string& name, const std::vector<int64_t>
   return *t;
 }
 
+FloatTensor WeightStore::get_owned(const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  FloatTensor t = get(name, expected_shape);
+  if (t.owner) return t;  // already a converted copy
+  auto copy = std::make_shared<std::vector<float>>(t.data, t.data + t.numel());
+  t.data = copy->data();
+  t.owner = std::move(copy);
+  return t;
+}
+
 std::vector<std::shared_ptr<TensorSource>> open_model_weights(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   if (fs::exists(dir / "model.safetensors")) return {open_safetensors(dir / "model.safetensors")};

@@ -77,6 +77,7 @@ ZipArchive::~ZipArchive() = default;
 
 const std::byte* ZipArchive::file_data() const { return file_->data(); }
 std::size_t ZipArchive::file_size() const { return file_->size(); }
+void ZipArchive::release_pages() const { file_->release_pages(); }
 
 void ZipArchive::read_central_directory() {
   const std::byte* d = file_->data();

@@ -46,6 +46,8 @@ class ZipArchive {
   std::vector<std::byte> read_copy(const Entry& e) const;
 
   const std::byte* file_data() const;
+  // MappedFile::release_pages of the archive's mapping.
+  void release_pages() const;
   std::size_t file_size() const;
   std::string description() const { return what_; }
 

@@ -44,8 +44,8 @@ class BertEncoder : public Encoder {
 
     const auto H = static_cast<int64_t>(hidden_);
     word_ = w.get("embeddings.word_embeddings.weight", {static_cast<int64_t>(vocab_), H});
-    position_ = w.get("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), H});
-    if (type_vocab_ > 0) token_type_ = w.get("embeddings.token_type_embeddings.weight", {static_cast<int64_t>(type_vocab_), H});
+    position_ = w.get_owned("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), H});
+    if (type_vocab_ > 0) token_type_ = w.get_owned("embeddings.token_type_embeddings.weight", {static_cast<int64_t>(type_vocab_), H});
     embedding_norm_ = load_layer_norm(w, "embeddings.LayerNorm", H);
     for (std::size_t i = 0; i < layers_n_; ++i) {
       const std::string p = "encoder.layer." + std::to_string(i) + ".";

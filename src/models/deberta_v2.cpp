@@ -107,9 +107,9 @@ class DebertaV2Encoder : public Encoder {
     const auto H = static_cast<int64_t>(hidden_), E = static_cast<int64_t>(embedding_size_);
     word_ = w.get("embeddings.word_embeddings.weight", {static_cast<int64_t>(vocab_), E});
     if (position_biased_input_)
-      position_ = w.get("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), E});
+      position_ = w.get_owned("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), E});
     if (type_vocab_ > 0)
-      token_type_ = w.get("embeddings.token_type_embeddings.weight", {static_cast<int64_t>(type_vocab_), E});
+      token_type_ = w.get_owned("embeddings.token_type_embeddings.weight", {static_cast<int64_t>(type_vocab_), E});
     if (embedding_size_ != hidden_)
       embed_proj_ = compute::load_linear(w, "embeddings.embed_proj", embedding_size_, hidden_, false);
     embedding_norm_ = load_layer_norm(w, "embeddings.LayerNorm", H);
@@ -287,7 +287,7 @@ class DebertaV2Encoder : public Encoder {
     const std::size_t H = hidden_, per_group = H / static_cast<std::size_t>(groups), K = static_cast<std::size_t>(kernel);
     auto weight = w.get("encoder.conv.conv.weight",
                         {static_cast<int64_t>(H), static_cast<int64_t>(per_group), static_cast<int64_t>(K)});
-    conv_bias_ = w.get("encoder.conv.conv.bias", {static_cast<int64_t>(H)});
+    conv_bias_ = w.get_owned("encoder.conv.conv.bias", {static_cast<int64_t>(H)});
     conv_norm_ = load_layer_norm(w, "encoder.conv.LayerNorm", static_cast<int64_t>(H));
     // One dense [H, H] matrix per kernel tap (block-diagonal when grouped): y[t] += W_tap x[t + tap - pad].
     for (std::size_t tap = 0; tap < K; ++tap) {

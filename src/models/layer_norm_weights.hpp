@@ -11,8 +11,9 @@ struct LayerNormWeights {
   io::FloatTensor gamma, beta;
 };
 
+// Copied out of the weights file (WeightStore::get_owned): read on every forward pass.
 inline LayerNormWeights load_layer_norm(const io::WeightStore& w, const std::string& name, int64_t dim) {
-  return {w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim})};
+  return {w.get_owned(name + ".weight", {dim}), w.get_owned(name + ".bias", {dim})};
 }
 
 }  // namespace embed::models

@@ -19,6 +19,11 @@ LoadedEncoder load_encoder(const std::filesystem::path& dir, const LoadOptions& 
   // Every layer built now (compute::load_linear) packs its weights for options.precision / threads.
   compute::LoadSettingsScope settings(options);
   loaded.encoder = create_encoder(loaded.model_type, ctx, weights);
+  // Packing read every layer's weights through the file mapping. Each layer releases its own pages when
+  // packed, but the kernel maps file pages in large folios (up to 2 MB) that straddle tensors: ~24 MB of
+  // MiniLM's file stayed mapped after load. What the encoder still reads from the file (the word
+  // embeddings) maps back in as it is used.
+  for (const auto& source : loaded.weight_sources) source->release_pages();
   return loaded;
 }
 

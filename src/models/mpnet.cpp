@@ -52,7 +52,7 @@ class MPNetEncoder : public Encoder {
 
     const auto H = static_cast<int64_t>(hidden_);
     word_ = w.get("embeddings.word_embeddings.weight", {static_cast<int64_t>(vocab_), H});
-    position_ = w.get("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), H});
+    position_ = w.get_owned("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), H});
     embedding_norm_ = load_layer_norm(w, "embeddings.LayerNorm", H);
     const auto bias_weight =
         w.get("encoder.relative_attention_bias.weight", {buckets, static_cast<int64_t>(heads_)});
