@@ -16,6 +16,7 @@ DenseModule::DenseModule(const std::filesystem::path& dir) {
   sources_ = io::open_model_weights(dir);
   io::WeightStore weights(sources_);
   linear_ = compute::load_linear(weights, "linear", in, out, bias);
+  for (const auto& source : sources_) source->release_pages();  // packed: as models::load_encoder does
 }
 
 void DenseModule::forward(const float* in, std::size_t rows, float* out) const {
