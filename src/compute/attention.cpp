@@ -71,14 +71,16 @@ __attribute__((target("avx512f"))) void mul_rows(Scalars<float> a, Vectors<float
 // latency-bound (paired A/B, one 12-head layer of 14 / 30 / 45 tokens: 0.85 / 0.94 / 0.96 of the time).
 // Inlined, and the blocks called directly (through a generic lambda the same code took 1.13-1.18 of the
 // time), so that each call site's constant strides (1 for K's dims, P's queries) reach the inner loop.
-__attribute__((target("avx512f"), always_inline)) inline void mul_matrix(Scalars<float> a, std::size_t rows,
-                                                                         Vectors<float> b, std::size_t depth,
+// Generic over the element type: float, or uint32_t bf16 pairs (mul_rows below, same row blocks).
+template <typename T>
+__attribute__((target("avx512f"), always_inline)) inline void mul_matrix(Scalars<T> a, std::size_t rows,
+                                                                         Vectors<T> b, std::size_t depth,
                                                                          std::size_t width, float scale, float* out,
                                                                          std::size_t ld_out) {
   std::size_t r = 0;
   for (; r + 8 <= rows; r += 8)
     mul_rows<8>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
-  const Scalars<float> last{a.p + r * a.row, a.row, a.step};
+  const Scalars<T> last{a.p + r * a.row, a.row, a.step};
   out += r * ld_out;
   switch (rows - r) {
     case 7: return mul_rows<7>(last, b, depth, width, scale, out, ld_out);
@@ -189,10 +191,10 @@ __attribute__((target("avx512f"))) void attention_head_avx512(const AttentionArg
   for (std::size_t i0 = 0; i0 < n; i0 += 16)
     for (std::size_t c0 = 0; c0 < d; c0 += 16)
       transpose_tile16(q + i0 * a.ld + c0, a.ld, std::min<std::size_t>(16, n - i0), 16, qt + c0 * n_pad + i0, n_pad);
-  mul_matrix({k, a.ld, 1}, n, {qt, n_pad}, d, n_pad, a.scale, st, ld_s);  // scores, keys as rows
+  mul_matrix<float>({k, a.ld, 1}, n, {qt, n_pad}, d, n_pad, a.scale, st, ld_s);  // scores, keys as rows
   if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_avx512(st, n, n_pad, ld_s);
-  mul_matrix({st, 1, ld_s}, n, {v, a.ld}, n, d, 1.0f, a.out + h * d, a.ld_out);  // P V, queries as rows
+  mul_matrix<float>({st, 1, ld_s}, n, {v, a.ld}, n, d, 1.0f, a.out + h * d, a.ld_out);  // P V, queries as rows
 }
 
 // ---- bf16 products (models running in bf16 or int8; CPUs with AVX512-BF16) ---------------------------
@@ -261,33 +263,13 @@ EMBED_BF16_TARGET inline void mul_block_bf16(Scalars<uint32_t> a, Vectors<uint32
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + r * ld_out + c0 + 16 * v, _mm512_mul_ps(acc[r][v], sc));
 }
 
+// mul_rows over bf16 pairs (mul_matrix<uint32_t> calls it).
 template <int R>
-EMBED_BF16_TARGET void mul_rows_bf16(Scalars<uint32_t> a, Vectors<uint32_t> b, std::size_t depth, std::size_t width,
-                                     float scale, float* out, std::size_t ld_out) {
+EMBED_BF16_TARGET void mul_rows(Scalars<uint32_t> a, Vectors<uint32_t> b, std::size_t depth, std::size_t width,
+                                float scale, float* out, std::size_t ld_out) {
   std::size_t c0 = 0;
   for (; c0 + 32 <= width; c0 += 32) mul_block_bf16<R, 2>(a, b, depth, c0, scale, out, ld_out);
   if (c0 < width) mul_block_bf16<R, 1>(a, b, depth, c0, scale, out, ld_out);
-}
-
-// mul_matrix over bf16 pairs (the same row blocks).
-EMBED_BF16_TARGET __attribute__((always_inline)) inline void mul_matrix_bf16(
-    Scalars<uint32_t> a, std::size_t rows, Vectors<uint32_t> b, std::size_t depth, std::size_t width, float scale,
-    float* out, std::size_t ld_out) {
-  std::size_t r = 0;
-  for (; r + 8 <= rows; r += 8)
-    mul_rows_bf16<8>({a.p + r * a.row, a.row, a.step}, b, depth, width, scale, out + r * ld_out, ld_out);
-  const Scalars<uint32_t> last{a.p + r * a.row, a.row, a.step};
-  out += r * ld_out;
-  switch (rows - r) {
-    case 7: return mul_rows_bf16<7>(last, b, depth, width, scale, out, ld_out);
-    case 6: return mul_rows_bf16<6>(last, b, depth, width, scale, out, ld_out);
-    case 5: return mul_rows_bf16<5>(last, b, depth, width, scale, out, ld_out);
-    case 4: return mul_rows_bf16<4>(last, b, depth, width, scale, out, ld_out);
-    case 3: return mul_rows_bf16<3>(last, b, depth, width, scale, out, ld_out);
-    case 2: return mul_rows_bf16<2>(last, b, depth, width, scale, out, ld_out);
-    case 1: return mul_rows_bf16<1>(last, b, depth, width, scale, out, ld_out);
-    default: return;
-  }
 }
 
 // softmax_columns_avx512, the probabilities then written as bf16 pairs along the keys: row j2 of st
@@ -326,13 +308,13 @@ EMBED_BF16_TARGET void attention_head_bf16(const AttentionArgs& a, std::size_t h
     for (std::size_t c0 = 0; c0 < dw; c0 += 16)  // pair words move as 32-bit values: same tiles as floats
       transpose_tile16(reinterpret_cast<const float*>(q.p + i0 * q.row + c0), q.row, std::min<std::size_t>(16, n - i0),
                        16, reinterpret_cast<float*>(qt2 + c0 * n_pad + i0), n_pad);
-  mul_matrix_bf16(bf16_rows(a.k, a.k16), n, {qt2, n_pad}, dw, n_pad, a.scale, st, ld_s);  // scores, keys as rows
+  mul_matrix<uint32_t>(bf16_rows(a.k, a.k16), n, {qt2, n_pad}, dw, n_pad, a.scale, st, ld_s);  // scores, keys as rows
   if (a.bias) add_bias_transposed(a.bias + h * n * n, n, st, ld_s);
   softmax_columns_bf16_pairs(st, n, n_pad, ld_s);
   if (a.v16) value_pairs_bf16(a.v16 + h * d, a.ld, n, d, v2);
   else value_pairs(a.v + h * d, a.ld, n, d, v2);
   const auto* pt = reinterpret_cast<const uint32_t*>(st);
-  mul_matrix_bf16({pt, 1, ld_s}, n, {v2, d}, n2, d, 1.0f, a.out + h * d, a.ld_out);  // P V, queries as rows
+  mul_matrix<uint32_t>({pt, 1, ld_s}, n, {v2, d}, n2, d, 1.0f, a.out + h * d, a.ld_out);  // P V, queries as rows
 }
 EMBED_AVX512_KERNELS_END
 #endif
