@@ -3,8 +3,8 @@
 // loaded model keeps none of its weights file mapped (only the packed layers count in its memory).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -22,35 +22,21 @@ using embed::testing::data_path;
 
 namespace {
 
-// Resident kB (the Rss: lines of /proc/self/smaps) of every mapping that `keep` selects by its header line
-// ("lo-hi perms offset dev inode path") and start address; -1 when none is selected.
-template <typename Keep>
-long resident_kb(Keep keep) {
-  std::ifstream smaps("/proc/self/smaps");
-  long total = -1;
-  bool inside = false;
-  for (std::string line; std::getline(smaps, line);) {
-    unsigned long lo = 0, hi = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {
-      inside = keep(line, lo, hi);
-      if (inside && total < 0) total = 0;
-    } else if (inside && line.rfind("Rss:", 0) == 0) {
-      total += std::stol(line.substr(4));
-    }
-  }
-  return total;
-}
-
+// Resident kB (smaps "Rss:") of the mapping holding `address`; -1 when none holds it.
 long resident_kb_at(const void* address) {
-  const auto a = reinterpret_cast<std::uintptr_t>(address);
-  return resident_kb([a](const std::string&, unsigned long lo, unsigned long hi) { return a >= lo && a < hi; });
+  for (const auto& m : embed::testing::read_smaps())
+    if (m.contains(address)) return m.kb("Rss:");
+  return -1;
 }
 
+// Resident kB of every mapping of `file`; -1 when it is not mapped at all.
 long resident_kb_of_file(const fs::path& file) {
   const std::string name = " " + fs::canonical(file).string();
-  return resident_kb([&](const std::string& line, unsigned long, unsigned long) {
-    return line.size() >= name.size() && line.compare(line.size() - name.size(), name.size(), name) == 0;
-  });
+  long total = -1;
+  for (const auto& m : embed::testing::read_smaps())
+    if (m.header.size() >= name.size() && m.header.compare(m.header.size() - name.size(), name.size(), name) == 0)
+      total = std::max(total, 0L) + m.kb("Rss:");
+  return total;
 }
 
 TEST(MappedWeights, ReleasedPagesReadTheSameAgain) {

@@ -4,15 +4,14 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "compute/weight_memory.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
@@ -22,17 +21,10 @@ bool all_zero(const std::byte* p, std::size_t n) {
   return std::all_of(p, p + n, [](std::byte b) { return b == std::byte{0}; });
 }
 
-// The VmFlags line of the mapping holding `address` in /proc/self/smaps ("" if none). A mapping's block
-// starts with its "lo-hi perms ..." line; field lines ("Rss: ...") do not read as two hex numbers.
+// The VmFlags line of the mapping holding `address` in /proc/self/smaps ("" if none).
 std::string mapping_flags(const void* address) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto a = reinterpret_cast<std::uintptr_t>(address);
-  bool inside = false;
-  for (std::string line; std::getline(smaps, line);) {
-    unsigned long lo = 0, hi = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) inside = a >= lo && a < hi;
-    else if (inside && line.rfind("VmFlags:", 0) == 0) return line;
-  }
+  for (const auto& m : embed::testing::read_smaps())
+    if (m.contains(address)) return m.field("VmFlags:");
   return "";
 }
 

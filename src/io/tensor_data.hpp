@@ -56,8 +56,8 @@ class WeightStore {
                                           const std::vector<int64_t>& expected_shape) const;
   // get() with the values in memory of their own, for small tensors read on every forward pass (layer
   // norms, position embeddings). Read through the file mapping, each would map the file's pages around it
-  // back into the process (with large page-cache folios, up to 2 MB each) after load released the packed
-  // layers' source pages: +22 MB of peak RSS on the MiniLM shape.
+  // (with large page-cache folios, up to 2 MB) back into the process after load released them
+  // (TensorSource::release_pages).
   FloatTensor get_owned(const std::string& name, const std::vector<int64_t>& expected_shape) const;
   std::vector<std::string> names() const;
   // The prefix a model uses (e.g. "bert."); set by the model before reading.

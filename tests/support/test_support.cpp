@@ -1,5 +1,6 @@
 #include "support/test_support.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -82,6 +83,34 @@ CliResult run_program(const std::string& program, const std::vector<std::string>
   r.out = read_all(out);
   r.err = read_all(err);
   return r;
+}
+
+bool SmapsMapping::contains(const void* address) const {
+  const auto a = reinterpret_cast<std::uintptr_t>(address);
+  return a >= lo && a < hi;
+}
+
+std::string SmapsMapping::field(const std::string& name) const {
+  for (const auto& line : fields)
+    if (line.rfind(name, 0) == 0) return line;
+  return "";
+}
+
+long SmapsMapping::kb(const std::string& name) const {
+  const std::string line = field(name);
+  return line.empty() ? 0 : std::stol(line.substr(name.size()));
+}
+
+std::vector<SmapsMapping> read_smaps() {
+  std::ifstream smaps("/proc/self/smaps");
+  std::vector<SmapsMapping> mappings;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long lo = 0, hi = 0;
+    // A mapping's block starts with its "lo-hi perms ..." line; field lines do not read as two hex numbers.
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) mappings.push_back({lo, hi, line, {}});
+    else if (!mappings.empty()) mappings.back().fields.push_back(line);
+  }
+  return mappings;
 }
 
 }  // namespace embed::testing
