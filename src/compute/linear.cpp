@@ -94,7 +94,9 @@ bool is_readonly_file_mapping(std::uintptr_t begin, std::uintptr_t end) {
 
 // Once packed, a layer never reads its source weights again. When they are pages of a read-only file
 // mapping, drop them from this process (the page cache keeps them, so a warm reload stays fast): peak RSS
-// is then about the packed size, not mapped + packed. Heap copies are left alone.
+// while loading is then about the packed size, not mapped + packed. Heap copies are left alone. Pages in
+// large folios shared with a neighbouring tensor can stay mapped; models::load_encoder releases the whole
+// file once every layer is packed.
 void release_source_pages(const void* data, std::size_t bytes) {
   static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) / page * page;
