@@ -182,6 +182,62 @@ TEST(TokenizerErrors, UnknownComponentTypeNamesTypeAndPath) {
   }
 }
 
+// tokenizer.json is read with simdjson; what nlohmann (the reader before it) and the Hugging Face tokenizers
+// library (serde_json) do with the same bytes must not change.
+TEST(TokenizerJson, SyntaxErrorNamesFileLineAndColumn) {
+  auto dir = embed::testing::make_temp_dir("tok-syntax");
+  std::ofstream(dir / "tokenizer.json") << "{\n  \"model\": {\"type\": \"WordPiece\",\n    \"vocab\": {\"a\": 0,, \"b\": 1}}\n}\n";
+  try {
+    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("tokenizer.json: invalid JSON at line 3, column 22"), std::string::npos) << msg;
+  }
+}
+
+TEST(TokenizerJson, RepeatedVocabTokenKeepsItsLastId) {
+  // serde_json fills the vocabulary HashMap in file order, so a repeated key ends with its last value.
+  std::ifstream in(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"), std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto vocab = text.find("\"vocab\":{");
+  ASSERT_NE(vocab, std::string::npos);
+  text.insert(vocab + 9, "\"hello\":1,");  // before the real "hello" (id 7592)
+  auto dir = embed::testing::make_temp_dir("tok-repeated");
+  std::ofstream(dir / "tokenizer.json") << text;
+  auto tok = Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+  EXPECT_EQ(tok.token_to_id("hello"), 7592);
+  EXPECT_EQ(tok.encode("hello").ids, (std::vector<int32_t>{101, 7592, 102}));
+}
+
+TEST(TokenizerJson, WrongValueTypesNameThePath) {
+  auto dir = embed::testing::make_temp_dir("tok-types");
+  nlohmann::json j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  j["model"]["vocab"]["hello"] = "7592";
+  std::ofstream(dir / "tokenizer.json") << j.dump();
+  try {
+    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("tokenizer.json: model.vocab: token \"hello\": expected an integer id"), std::string::npos) << msg;
+  }
+  j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  j["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single", "[CLS] $A [SEP]"},
+                         {"special_tokens", {{"[CLS]", {{"id", "[CLS]"}, {"ids", {"101"}}, {"tokens", {"[CLS]"}}}}}}};
+  std::ofstream(dir / "tokenizer.json", std::ios::trunc) << j.dump();
+  try {
+    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("post_processor.special_tokens.[CLS].ids[0]: expected an integer id, found string"),
+              std::string::npos)
+        << msg;
+  }
+}
+
 TEST(TokenizerErrors, InvalidUtf8NamesBytePosition) {
   auto tok = Tokenizer::from_tokenizer_json(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
   std::string bad = "hello \xC3\x28 world";

@@ -189,7 +189,7 @@ using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to
 // Open-addressing string -> id table with one contiguous string pool (fast lookups for hot loops).
 class FlatStringTable {
  public:
-  void build(const std::vector<std::pair<std::string, int32_t>>& entries);
+  void build(const std::vector<std::pair<std::string_view, int32_t>>& entries);  // the first of a repeated key wins
   int32_t find(std::string_view key) const {  // -1 if absent
     if (slots_.empty()) return -1;
     uint64_t h = hash(key);
@@ -229,11 +229,11 @@ class WordPieceModel : public TokenModel {
   std::vector<Token> tokenize(std::string_view sequence) const override;
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::optional<std::string> id_to_token(int32_t id) const override;
-  std::size_t vocab_size() const override { return vocab_.size(); }
+  std::size_t vocab_size() const override { return vocab_size_; }
 
  private:
-  Vocab vocab_;
-  std::vector<std::string> vocab_r_;
+  std::size_t vocab_size_;
+  std::vector<std::string> vocab_r_;  // id -> token ("" for an id no token has)
   std::string unk_, prefix_;
   std::size_t max_chars_;
   std::optional<int32_t> unk_id_;
@@ -258,7 +258,7 @@ class BpeModel : public TokenModel {
   std::vector<Token> tokenize(std::string_view sequence) const override;
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::optional<std::string> id_to_token(int32_t id) const override;
-  std::size_t vocab_size() const override { return vocab_.size(); }
+  std::size_t vocab_size() const override { return vocab_size_; }
 
  private:
   struct Symbol {
@@ -266,8 +266,9 @@ class BpeModel : public TokenModel {
     uint32_t start, len;
   };
   std::vector<Symbol> merge_word(std::string_view w) const;
-  Vocab vocab_;
-  std::vector<std::string> vocab_r_;
+  std::size_t vocab_size_;
+  FlatStringTable ids_;               // token -> id
+  std::vector<std::string> vocab_r_;  // id -> token
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (a,b) -> (rank, new id)
   Options opt_;
   // Word cache: open addressing over a fixed slot array, keys and symbols in pools (filled until

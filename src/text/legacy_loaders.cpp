@@ -164,13 +164,8 @@ std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir)
 
 std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
   fs::path vocab_file = dir / "vocab.json", merges_file = dir / "merges.txt";
-  auto vj = io::read_json(vocab_file);
-  if (!vj.is_object()) throw Error(vocab_file.string() + ": expected a JSON object {token: id}");
-  Vocab vocab;
-  for (auto it = vj.begin(); it != vj.end(); ++it) {
-    if (!it.value().is_number_integer()) throw Error(vocab_file.string() + ": token \"" + it.key() + "\": expected an integer id");
-    vocab.emplace(it.key(), it.value().get<int32_t>());
-  }
+  const io::JsonDocument vocab_json(vocab_file);
+  Vocab vocab = parse_vocab_object(JsonNode(vocab_json.root(), vocab_file.string(), ""));
   std::ifstream in(merges_file, std::ios::binary);
   if (!in) throw Error(merges_file.string() + ": cannot open file");
   std::vector<std::pair<std::string, std::string>> merges;

@@ -267,9 +267,12 @@ std::unique_ptr<Normalizer> build_precompiled_normalizer(const JsonNode& node) {
   std::string where = node.file() + ": " + node.path() + ".precompiled_charsmap";
   std::string blob;
   if (c.value().is_string()) {
-    blob = base64_decode(c.value().get<std::string>(), where);
+    blob = base64_decode(c.value().string(), where);
   } else if (c.value().is_array()) {  // some serializations store the raw bytes
-    for (const auto& b : c.value()) blob.push_back(static_cast<char>(b.get<int>()));
+    c.for_each([&](const JsonNode& b) {
+      if (!b.value().is_integer()) b.fail(std::string("expected a byte, found ") + b.value().type_name());
+      blob.push_back(static_cast<char>(b.value().integer()));
+    });
   } else {
     c.fail(std::string("expected a base64 string, found ") + c.value().type_name());
   }

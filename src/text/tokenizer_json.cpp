@@ -5,7 +5,7 @@
 //   1. Write a builder with the matching signature from text/tokenizer_json.hpp, e.g.
 //        std::unique_ptr<Normalizer> build_precompiled_normalizer(const JsonNode& node);
 //      declared in your own header (text/precompiled.hpp ...). Read fields with node.get_string(),
-//      node.get_bool(), node.child("vocab").value() (raw nlohmann::json), and report bad input
+//      node.get_bool(), node.child("vocab").value() (an io::JsonValue), and report bad input
 //      with node.fail("message") -> "tokenizer.json: normalizer.normalizers[2]: message".
 //   2. Include that header below and add ONE line to the matching table:
 //        {"Precompiled", build_precompiled_normalizer},
@@ -147,29 +147,28 @@ void JsonNode::fail(const std::string& message) const {
   throw Error(file_ + ": " + (path_.empty() ? std::string("top level") : path_) + ": " + message);
 }
 bool JsonNode::has(const std::string& key) const {
-  if (!value_->is_object()) return false;
-  auto it = value_->find(key);
-  return it != value_->end() && !it->is_null();
+  auto v = value_.find(key);
+  return v && !v->is_null();
 }
 JsonNode JsonNode::child(const std::string& key) const {
-  if (!value_->is_object()) fail(std::string("expected a JSON object, found ") + value_->type_name());
-  auto it = value_->find(key);
-  if (it == value_->end() || it->is_null()) fail("missing field \"" + key + "\"");
-  return JsonNode(*it, file_, path_.empty() ? key : path_ + "." + key);
+  if (!value_.is_object()) fail(std::string("expected a JSON object, found ") + value_.type_name());
+  auto v = value_.find(key);
+  if (!v || v->is_null()) fail("missing field \"" + key + "\"");
+  return JsonNode(*v, file_, path_.empty() ? key : path_ + "." + key);
 }
 JsonNode JsonNode::at(std::size_t index) const {
-  if (!value_->is_array()) fail(std::string("expected an array, found ") + value_->type_name());
-  if (index >= value_->size()) fail("index " + std::to_string(index) + " out of range");
-  return JsonNode((*value_)[index], file_, path_ + "[" + std::to_string(index) + "]");
+  if (!value_.is_array()) fail(std::string("expected an array, found ") + value_.type_name());
+  if (index >= value_.size()) fail("index " + std::to_string(index) + " out of range");
+  return JsonNode(value_[index], file_, path_ + "[" + std::to_string(index) + "]");
 }
 std::size_t JsonNode::size() const {
-  if (!value_->is_array()) fail(std::string("expected an array, found ") + value_->type_name());
-  return value_->size();
+  if (!value_.is_array()) fail(std::string("expected an array, found ") + value_.type_name());
+  return value_.size();
 }
 std::string JsonNode::get_string(const std::string& key) const {
   auto c = child(key);
   if (!c.value().is_string()) c.fail(std::string("expected a string, found ") + c.value().type_name());
-  return c.value().get<std::string>();
+  return std::string(c.value().string());
 }
 std::string JsonNode::get_string(const std::string& key, const std::string& fallback) const {
   return has(key) ? get_string(key) : fallback;
@@ -177,8 +176,8 @@ std::string JsonNode::get_string(const std::string& key, const std::string& fall
 bool JsonNode::get_bool(const std::string& key, bool fallback) const {
   if (!has(key)) return fallback;
   auto c = child(key);
-  if (!c.value().is_boolean()) c.fail(std::string("expected true/false, found ") + c.value().type_name());
-  return c.value().get<bool>();
+  if (!c.value().is_bool()) c.fail(std::string("expected true/false, found ") + c.value().type_name());
+  return c.value().boolean();
 }
 std::optional<bool> JsonNode::get_optional_bool(const std::string& key) const {
   if (!has(key)) return std::nullopt;
@@ -186,15 +185,15 @@ std::optional<bool> JsonNode::get_optional_bool(const std::string& key) const {
 }
 int64_t JsonNode::get_int(const std::string& key) const {
   auto c = child(key);
-  if (!c.value().is_number_integer()) c.fail(std::string("expected an integer, found ") + c.value().type_name());
-  return c.value().get<int64_t>();
+  if (!c.value().is_integer()) c.fail(std::string("expected an integer, found ") + c.value().type_name());
+  return c.value().integer();
 }
 int64_t JsonNode::get_int(const std::string& key, int64_t fallback) const { return has(key) ? get_int(key) : fallback; }
 double JsonNode::get_double(const std::string& key, double fallback) const {
   if (!has(key)) return fallback;
   auto c = child(key);
   if (!c.value().is_number()) c.fail(std::string("expected a number, found ") + c.value().type_name());
-  return c.value().get<double>();
+  return c.value().number();
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -224,7 +223,7 @@ std::unique_ptr<TokenModel> build_model(const JsonNode& n) {
   } else {
     // Older serializations: no "type"; recognise the model by its fields (serde untagged order).
     if (n.has("merges")) type = "BPE";
-    else if (n.has("vocab") && n.value()["vocab"].is_array()) type = "Unigram";
+    else if (n.has("vocab") && n.child("vocab").value().is_array()) type = "Unigram";
     else if (n.has("max_input_chars_per_word") || n.has("continuing_subword_prefix")) type = "WordPiece";
     else if (n.has("vocab")) type = "WordLevel";
     else n.fail("cannot tell the model type (no \"type\", \"vocab\" or \"merges\")");
@@ -261,9 +260,9 @@ SplitBehavior parse_behavior(const JsonNode& n, const std::string& key, SplitBeh
 }
 
 std::pair<std::string, int32_t> parse_token_pair(const JsonNode& n) {
-  if (!n.value().is_array() || n.value().size() != 2 || !n.value()[0].is_string() || !n.value()[1].is_number_integer())
-    n.fail("expected [\"token\", id]");
-  return {n.value()[0].get<std::string>(), n.value()[1].get<int32_t>()};
+  const auto& v = n.value();
+  if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_integer()) n.fail("expected [\"token\", id]");
+  return {std::string(v[0].string()), static_cast<int32_t>(v[1].integer())};
 }
 
 std::unique_ptr<Normalizer> b_bert_normalizer(const JsonNode& n) {
@@ -323,16 +322,20 @@ std::unique_ptr<PreTokenizer> b_seq_pre(const JsonNode& n) {
   return std::make_unique<SequencePreTokenizer>(std::move(items));
 }
 
+}  // namespace
+
 Vocab parse_vocab_object(const JsonNode& v) {
   if (!v.value().is_object()) v.fail(std::string("expected an object {token: id}, found ") + v.value().type_name());
   Vocab vocab;
   vocab.reserve(v.value().size());
-  for (auto it = v.value().begin(); it != v.value().end(); ++it) {
-    if (!it.value().is_number_integer()) v.fail("token \"" + it.key() + "\": expected an integer id");
-    vocab.emplace(it.key(), it.value().get<int32_t>());
-  }
+  v.value().for_each_member([&](std::string_view token, io::JsonValue id) {
+    if (!id.is_integer()) v.fail("token \"" + std::string(token) + "\": expected an integer id");
+    vocab.insert_or_assign(std::string(token), static_cast<int32_t>(id.integer()));  // a repeated token: the last id
+  });
   return vocab;
 }
+
+namespace {
 
 std::unique_ptr<TokenModel> b_wordpiece(const JsonNode& n) {
   return std::make_unique<WordPieceModel>(parse_vocab_object(n.child("vocab")), n.get_string("unk_token", "[UNK]"),
@@ -352,21 +355,21 @@ std::unique_ptr<TokenModel> b_bpe(const JsonNode& n) {
   std::vector<std::pair<std::string, std::string>> merges;
   if (n.has("merges")) {
     auto m = n.child("merges");
-    std::size_t count = m.size();
-    merges.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto& e = m.value()[i];
+    merges.reserve(m.size());
+    std::size_t i = 0;
+    m.value().for_each([&](io::JsonValue e) {
       if (e.is_string()) {
-        const std::string& s = e.get_ref<const std::string&>();
+        const std::string_view s = e.string();
         auto sp = s.find(' ');
-        if (sp == std::string::npos) m.at(i).fail("merge \"" + s + "\" is not two tokens separated by a space");
+        if (sp == std::string::npos) m.at(i).fail("merge \"" + std::string(s) + "\" is not two tokens separated by a space");
         merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
       } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
-        merges.emplace_back(e[0].get<std::string>(), e[1].get<std::string>());
+        merges.emplace_back(e[0].string(), e[1].string());
       } else {
         m.at(i).fail("expected \"a b\" or [\"a\", \"b\"]");
       }
-    }
+      ++i;
+    });
   }
   return std::make_unique<BpeModel>(parse_vocab_object(n.child("vocab")), merges, o, n.file() + ": " + n.path());
 }
@@ -382,7 +385,7 @@ std::vector<TemplateProcessing::Piece> parse_template(const JsonNode& n) {
   std::vector<TemplateProcessing::Piece> out;
   if (n.value().is_string()) {
     // "[CLS] $A [SEP]" form
-    std::string s = n.value().get<std::string>();
+    std::string s(n.value().string());
     std::size_t i = 0;
     while (i < s.size()) {
       while (i < s.size() && s[i] == ' ') ++i;
@@ -424,16 +427,20 @@ std::unique_ptr<PostProcessor> b_template_proc(const JsonNode& n) {
   std::map<std::string, TemplateProcessing::SpecialTokens> specials;
   if (n.has("special_tokens")) {
     auto st = n.child("special_tokens");
-    for (auto it = st.value().begin(); it != st.value().end(); ++it) {
-      JsonNode e(it.value(), n.file(), st.path() + "." + it.key());
+    st.value().for_each_member([&](std::string_view key, io::JsonValue value) {
+      JsonNode e(value, n.file(), st.path() + "." + std::string(key));
       TemplateProcessing::SpecialTokens t;
-      auto ids = e.child("ids");
-      for (std::size_t i = 0; i < ids.size(); ++i) t.ids.push_back(ids.value()[i].get<int32_t>());
-      auto toks = e.child("tokens");
-      for (std::size_t i = 0; i < toks.size(); ++i) t.tokens.push_back(toks.value()[i].get<std::string>());
+      e.child("ids").for_each([&](const JsonNode& id) {
+        if (!id.value().is_integer()) id.fail(std::string("expected an integer id, found ") + id.value().type_name());
+        t.ids.push_back(static_cast<int32_t>(id.value().integer()));
+      });
+      e.child("tokens").for_each([&](const JsonNode& token) {
+        if (!token.value().is_string()) token.fail(std::string("expected a string, found ") + token.value().type_name());
+        t.tokens.emplace_back(token.value().string());
+      });
       if (t.ids.size() != t.tokens.size()) e.fail("\"ids\" and \"tokens\" differ in length");
-      specials[e.get_string("id", it.key())] = std::move(t);
-    }
+      specials[e.get_string("id", std::string(key))] = std::move(t);
+    });
   }
   auto single = parse_template(n.child("single"));
   auto pair = n.has("pair") ? parse_template(n.child("pair")) : std::vector<TemplateProcessing::Piece>{};
@@ -470,14 +477,12 @@ std::unique_ptr<Decoder> b_seq_dec(const JsonNode& n) {
 }  // namespace
 
 // ---------------------------------------------------------------- the whole file
-std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(const nlohmann::json& root, const std::string& file) {
+std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(io::JsonValue root, const std::string& file) {
   JsonNode top(root, file, "");
   if (!root.is_object()) top.fail("expected a JSON object");
   auto p = std::make_shared<TokenizerPipeline>();
   if (top.has("added_tokens")) {
-    auto list = top.child("added_tokens");
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      auto t = list.at(i);
+    top.child("added_tokens").for_each([&](const JsonNode& t) {
       AddedToken a;
       a.id = static_cast<int32_t>(t.get_int("id"));
       a.content = t.get_string("content");
@@ -487,7 +492,7 @@ std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(const nlohmann::json& ro
       a.normalized = t.get_bool("normalized", true);
       a.special = t.get_bool("special", false);
       p->added_tokens.push_back(std::move(a));
-    }
+    });
   }
   p->model = build_model(top.child("model"));
   {
@@ -531,8 +536,8 @@ std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(const nlohmann::json& ro
 }
 
 std::shared_ptr<TokenizerPipeline> load_tokenizer_json(const std::filesystem::path& path) {
-  auto root = io::read_json(path);
-  return parse_tokenizer_json(root, path.string());
+  const io::JsonDocument document(path);
+  return parse_tokenizer_json(document.root(), path.string());
 }
 
 }  // namespace embed::text

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
+#include "io/json_document.hpp"
+#include "text/components.hpp"
 #include "text/pipeline.hpp"
 
 namespace embed::text {
@@ -16,10 +16,10 @@ namespace embed::text {
 // A JSON value inside tokenizer.json plus where it is, for error messages.
 class JsonNode {
  public:
-  JsonNode(const nlohmann::json& value, std::string file, std::string path)
-      : value_(&value), file_(std::move(file)), path_(std::move(path)) {}
+  JsonNode(io::JsonValue value, std::string file, std::string path)
+      : value_(value), file_(std::move(file)), path_(std::move(path)) {}
 
-  const nlohmann::json& value() const { return *value_; }
+  const io::JsonValue& value() const { return value_; }
   const std::string& file() const { return file_; }
   const std::string& path() const { return path_; }
 
@@ -30,6 +30,13 @@ class JsonNode {
   JsonNode child(const std::string& key) const;  // must be present
   JsonNode at(std::size_t index) const;          // this must be an array
   std::size_t size() const;                      // array size
+  // f(JsonNode) for each element of this array, in order (linear, where at(i) in a loop is quadratic).
+  template <class F>
+  void for_each(F&& f) const {
+    if (!value_.is_array()) fail(std::string("expected an array, found ") + value_.type_name());
+    std::size_t i = 0;
+    value_.for_each([&](io::JsonValue v) { f(JsonNode(v, file_, path_ + "[" + std::to_string(i++) + "]")); });
+  }
   std::string get_string(const std::string& key) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
@@ -39,7 +46,7 @@ class JsonNode {
   double get_double(const std::string& key, double fallback) const;
 
  private:
-  const nlohmann::json* value_;
+  io::JsonValue value_;
   std::string file_;
   std::string path_;
 };
@@ -57,8 +64,11 @@ std::unique_ptr<TokenModel> build_model(const JsonNode& node);
 std::unique_ptr<PostProcessor> build_post_processor(const JsonNode& node);
 std::unique_ptr<Decoder> build_decoder(const JsonNode& node);
 
+// {token: id} (a BPE or WordPiece vocabulary; a repeated token keeps its last id).
+Vocab parse_vocab_object(const JsonNode& node);
+
 // The whole tokenizer; `file` names it in errors.
-std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(const nlohmann::json& root, const std::string& file);
+std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(io::JsonValue root, const std::string& file);
 std::shared_ptr<TokenizerPipeline> load_tokenizer_json(const std::filesystem::path& path);
 
 }  // namespace embed::text

@@ -279,12 +279,11 @@ std::unique_ptr<TokenModel> build_unigram_model(const JsonNode& n) {
   if (v.size() == 0) v.fail("the Unigram vocabulary is empty");
   std::vector<UnigramPiece> pieces;
   pieces.reserve(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const auto& e = v.value()[i];
+  v.value().for_each([&](io::JsonValue e) {
     if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number())
-      v.at(i).fail("expected [\"piece\", score]");
-    pieces.push_back(UnigramPiece{e[0].get<std::string>(), e[1].get<double>(), PieceType::Normal});
-  }
+      v.at(pieces.size()).fail("expected [\"piece\", score]");
+    pieces.push_back(UnigramPiece{std::string(e[0].string()), e[1].number(), PieceType::Normal});
+  });
   UnigramModel::Options o;
   if (n.has("unk_id")) {
     int64_t u = n.get_int("unk_id");

@@ -6,32 +6,35 @@
 namespace embed::text {
 
 WordPieceModel::WordPieceModel(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars)
-    : vocab_(std::move(vocab)), unk_(std::move(unk_token)), prefix_(std::move(prefix)), max_chars_(max_chars) {
+    : vocab_size_(vocab.size()), unk_(std::move(unk_token)), prefix_(std::move(prefix)), max_chars_(max_chars) {
   int32_t max_id = -1;
-  for (const auto& [t, id] : vocab_) {
+  for (const auto& [t, id] : vocab) {
     max_id = std::max(max_id, id);
     max_token_bytes_ = std::max(max_token_bytes_, t.size());
   }
+  std::vector<std::pair<std::string_view, int32_t>> words, conts;  // views of the vocabulary's keys
+  words.reserve(vocab.size());
   vocab_r_.resize(static_cast<std::size_t>(max_id + 1));
-  for (const auto& [t, id] : vocab_)
-    if (id >= 0) vocab_r_[static_cast<std::size_t>(id)] = t;
-  auto it = vocab_.find(unk_);
-  if (it != vocab_.end()) unk_id_ = it->second;
-  std::vector<std::pair<std::string, int32_t>> words, conts;
-  for (const auto& [t, id] : vocab_) {
+  for (const auto& [t, id] : vocab) {
+    if (id < 0) continue;
+    vocab_r_[static_cast<std::size_t>(id)] = t;
     words.emplace_back(t, id);
-    if (t.size() >= prefix_.size() && t.compare(0, prefix_.size(), prefix_) == 0) conts.emplace_back(t.substr(prefix_.size()), id);
+    if (std::string_view(t).substr(0, prefix_.size()) == prefix_) conts.emplace_back(std::string_view(t).substr(prefix_.size()), id);
   }
   words_.build(words);
   continuations_.build(conts);
+  if (auto id = words_.find(unk_); id >= 0) unk_id_ = id;
 }
 
-void FlatStringTable::build(const std::vector<std::pair<std::string, int32_t>>& entries) {
+void FlatStringTable::build(const std::vector<std::pair<std::string_view, int32_t>>& entries) {
   std::size_t cap = 16;
   while (cap < entries.size() * 2) cap <<= 1;
   slots_.assign(cap, Slot{});
   mask_ = cap - 1;
   pool_.clear();
+  std::size_t bytes = 0;
+  for (const auto& entry : entries) bytes += entry.first.size();
+  pool_.reserve(bytes);
   for (const auto& [k, id] : entries) {
     if (id < 0 || find(k) >= 0) continue;
     uint64_t h = hash(k);
@@ -80,9 +83,9 @@ std::vector<Token> WordPieceModel::tokenize(std::string_view seq) const {
 }
 
 std::optional<int32_t> WordPieceModel::token_to_id(std::string_view token) const {
-  auto it = vocab_.find(token);
-  if (it == vocab_.end()) return std::nullopt;
-  return it->second;
+  const int32_t id = words_.find(token);
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 std::optional<std::string> WordPieceModel::id_to_token(int32_t id) const {
