@@ -10,8 +10,25 @@
 
 namespace embed::text {
 
-static uint64_t pair_key(int32_t a, int32_t b) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+void MergeTable::reserve(std::size_t count) {
+  std::size_t capacity = 16;
+  while (capacity < 2 * count) capacity <<= 1;  // at most half full: short probe runs
+  if (capacity <= slots_.size()) return;
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot{});
+  mask_ = capacity - 1;
+  size_ = 0;
+  for (const Slot& s : old)
+    if (s.key != kEmpty) insert_or_assign(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key & 0xffffffffu), s.merge);
+}
+
+void MergeTable::insert_or_assign(int32_t a, int32_t b, Merge merge) {
+  if (2 * (size_ + 1) > slots_.size()) reserve(size_ + 1);
+  const uint64_t key = pack(a, b);
+  std::size_t i = slot_of(key);
+  while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask_;
+  if (slots_[i].key == kEmpty) ++size_;
+  slots_[i] = Slot{key, merge};
 }
 
 BpeModel::BpeModel(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, Options options,
@@ -43,7 +60,7 @@ BpeModel::BpeModel(Vocab vocab, const std::vector<std::pair<std::string, std::st
     const int32_t im = ids_.find(merged);
     if (im < 0)
       throw Error(where + ": merges[" + std::to_string(i) + "]: merged token \"" + merged + "\" is not in the vocabulary");
-    merges_.insert_or_assign(pair_key(ia, ib), std::make_pair(static_cast<int32_t>(i), im));
+    merges_.insert_or_assign(ia, ib, {static_cast<int32_t>(i), im});
   }
 }
 
@@ -143,8 +160,7 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
   };
   std::priority_queue<Merge> queue;
   for (std::size_t k = 0; k + 1 < syms.size(); ++k) {
-    auto it = merges_.find(pair_key(syms[k].id, syms[k + 1].id));
-    if (it != merges_.end()) queue.push(Merge{k, it->second.first, it->second.second});
+    if (const auto* m = merges_.find(syms[k].id, syms[k + 1].id)) queue.push(Merge{k, m->rank, m->id});
   }
   while (!queue.empty()) {
     Merge top = queue.top();
@@ -153,8 +169,8 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
     if (cur.len == 0 || cur.next == -1) continue;
     std::size_t next_pos = static_cast<std::size_t>(cur.next);
     Sym right = syms[next_pos];
-    auto it = merges_.find(pair_key(cur.id, right.id));
-    if (it == merges_.end() || it->second.second != top.new_id) continue;
+    const auto* m = merges_.find(cur.id, right.id);
+    if (!m || m->id != top.new_id) continue;
     cur.id = top.new_id;
     cur.len += right.len;
     cur.next = right.next;
@@ -163,13 +179,11 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
       syms[static_cast<std::size_t>(right.next)].prev = static_cast<int64_t>(top.pos);
     if (cur.prev >= 0) {
       const Sym& prev = syms[static_cast<std::size_t>(cur.prev)];
-      auto jt = merges_.find(pair_key(prev.id, cur.id));
-      if (jt != merges_.end()) queue.push(Merge{static_cast<std::size_t>(cur.prev), jt->second.first, jt->second.second});
+      if (const auto* pm = merges_.find(prev.id, cur.id)) queue.push(Merge{static_cast<std::size_t>(cur.prev), pm->rank, pm->id});
     }
     if (cur.next >= 0 && static_cast<std::size_t>(cur.next) < syms.size()) {
       const Sym& nx = syms[static_cast<std::size_t>(cur.next)];
-      auto jt = merges_.find(pair_key(cur.id, nx.id));
-      if (jt != merges_.end()) queue.push(Merge{top.pos, jt->second.first, jt->second.second});
+      if (const auto* nm = merges_.find(cur.id, nx.id)) queue.push(Merge{top.pos, nm->rank, nm->id});
     }
   }
   std::vector<Symbol> out;
