@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -156,30 +157,36 @@ TEST(SyntheticVariants, MatchHuggingFaceTokenizers) {
   EXPECT_EQ(total, all.size());
 }
 
+namespace {
+// The message of the error loading `file` as a tokenizer.json ("" and a test failure when it loads).
+std::string tokenizer_json_error(const fs::path& file) {
+  try {
+    Tokenizer::from_tokenizer_json(file);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << file << ": expected an error";
+  return "";
+}
+
+// MiniLM's tokenizer.json with `edit` applied, written to dir/tokenizer.json.
+fs::path edited_minilm_tokenizer(const fs::path& dir, const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
+  edit(j);
+  std::ofstream(dir / "tokenizer.json", std::ios::trunc) << j.dump();
+  return dir / "tokenizer.json";
+}
+}  // namespace
+
 TEST(TokenizerErrors, UnknownComponentTypeNamesTypeAndPath) {
   auto dir = embed::testing::make_temp_dir("tok-unknown");
-  nlohmann::json j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
-  j["normalizer"] = {{"type", "Sequence"},
-                     {"normalizers", nlohmann::json::array({{{"type", "Lowercase"}}, {{"type", "Foo"}}})}};
-  std::ofstream(dir / "tokenizer.json") << j.dump();
-  try {
-    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("tokenizer.json: normalizer.normalizers[1]: unknown normalizer type \"Foo\""), std::string::npos)
-        << msg;
-  }
-  j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
-  j["decoder"] = {{"type", "Bar"}};
-  std::ofstream(dir / "tokenizer.json", std::ios::trunc) << j.dump();
-  try {
-    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("decoder: unknown decoder type \"Bar\""), std::string::npos) << msg;
-  }
+  auto msg = tokenizer_json_error(edited_minilm_tokenizer(dir, [](nlohmann::json& j) {
+    j["normalizer"] = {{"type", "Sequence"},
+                       {"normalizers", nlohmann::json::array({{{"type", "Lowercase"}}, {{"type", "Foo"}}})}};
+  }));
+  EXPECT_NE(msg.find("tokenizer.json: normalizer.normalizers[1]: unknown normalizer type \"Foo\""), std::string::npos) << msg;
+  msg = tokenizer_json_error(edited_minilm_tokenizer(dir, [](nlohmann::json& j) { j["decoder"] = {{"type", "Bar"}}; }));
+  EXPECT_NE(msg.find("decoder: unknown decoder type \"Bar\""), std::string::npos) << msg;
 }
 
 // tokenizer.json is read with simdjson; what nlohmann (the reader before it) and the Hugging Face tokenizers
@@ -187,13 +194,8 @@ TEST(TokenizerErrors, UnknownComponentTypeNamesTypeAndPath) {
 TEST(TokenizerJson, SyntaxErrorNamesFileLineAndColumn) {
   auto dir = embed::testing::make_temp_dir("tok-syntax");
   std::ofstream(dir / "tokenizer.json") << "{\n  \"model\": {\"type\": \"WordPiece\",\n    \"vocab\": {\"a\": 0,, \"b\": 1}}\n}\n";
-  try {
-    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("tokenizer.json: invalid JSON at line 3, column 22"), std::string::npos) << msg;
-  }
+  auto msg = tokenizer_json_error(dir / "tokenizer.json");
+  EXPECT_NE(msg.find("tokenizer.json: invalid JSON at line 3, column 22"), std::string::npos) << msg;
 }
 
 TEST(TokenizerJson, RepeatedVocabTokenKeepsItsLastId) {
@@ -212,30 +214,15 @@ TEST(TokenizerJson, RepeatedVocabTokenKeepsItsLastId) {
 
 TEST(TokenizerJson, WrongValueTypesNameThePath) {
   auto dir = embed::testing::make_temp_dir("tok-types");
-  nlohmann::json j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
-  j["model"]["vocab"]["hello"] = "7592";
-  std::ofstream(dir / "tokenizer.json") << j.dump();
-  try {
-    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("tokenizer.json: model.vocab: token \"hello\": expected an integer id"), std::string::npos) << msg;
-  }
-  j = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json"));
-  j["post_processor"] = {{"type", "TemplateProcessing"},
-                         {"single", "[CLS] $A [SEP]"},
-                         {"special_tokens", {{"[CLS]", {{"id", "[CLS]"}, {"ids", {"101"}}, {"tokens", {"[CLS]"}}}}}}};
-  std::ofstream(dir / "tokenizer.json", std::ios::trunc) << j.dump();
-  try {
-    Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("post_processor.special_tokens.[CLS].ids[0]: expected an integer id, found string"),
-              std::string::npos)
-        << msg;
-  }
+  auto msg = tokenizer_json_error(edited_minilm_tokenizer(dir, [](nlohmann::json& j) { j["model"]["vocab"]["hello"] = "7592"; }));
+  EXPECT_NE(msg.find("tokenizer.json: model.vocab: token \"hello\": expected an integer id"), std::string::npos) << msg;
+  msg = tokenizer_json_error(edited_minilm_tokenizer(dir, [](nlohmann::json& j) {
+    j["post_processor"] = {{"type", "TemplateProcessing"},
+                           {"single", "[CLS] $A [SEP]"},
+                           {"special_tokens", {{"[CLS]", {{"id", "[CLS]"}, {"ids", {"101"}}, {"tokens", {"[CLS]"}}}}}}};
+  }));
+  EXPECT_NE(msg.find("post_processor.special_tokens.[CLS].ids[0]: expected an integer id, found string"), std::string::npos)
+      << msg;
 }
 
 TEST(TokenizerErrors, InvalidUtf8NamesBytePosition) {

@@ -17,7 +17,6 @@
 #include <unordered_map>
 
 #include "embed/error.hpp"
-#include "io/json.hpp"
 #include "text/components.hpp"
 #include "text/unicode.hpp"
 // Sentencepiece components (the sentencepiece engineer's headers) go here:
