@@ -212,6 +212,20 @@ TEST(TokenizerJson, RepeatedVocabTokenKeepsItsLastId) {
   EXPECT_EQ(tok.encode("hello").ids, (std::vector<int32_t>{101, 7592, 102}));
 }
 
+TEST(TokenizerJson, RepeatedUnigramPieceKeepsItsLastId) {
+  // tokenizers maps each Unigram piece to its id with HashMap inserts in vocabulary order: the last wins.
+  nlohmann::json j = embed::testing::read_json_file(data_path("tokenizers/t5-small/tokenizer.json"));
+  auto& vocab = j["model"]["vocab"];
+  ASSERT_EQ(vocab[8][0], "\u2581the");
+  const auto last = static_cast<int32_t>(vocab.size());
+  vocab.push_back({"\u2581the", -1.0});
+  auto dir = embed::testing::make_temp_dir("tok-unigram-repeated");
+  std::ofstream(dir / "tokenizer.json") << j.dump();
+  auto tok = Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+  EXPECT_EQ(tok.token_to_id("\u2581the"), last);
+  EXPECT_EQ(tok.encode("the").ids, (std::vector<int32_t>{last, 1}));  // then </s>
+}
+
 TEST(TokenizerJson, WrongValueTypesNameThePath) {
   auto dir = embed::testing::make_temp_dir("tok-types");
   auto msg = tokenizer_json_error(edited_minilm_tokenizer(dir, [](nlohmann::json& j) { j["model"]["vocab"]["hello"] = "7592"; }));

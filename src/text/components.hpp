@@ -189,7 +189,8 @@ using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to
 // Open-addressing string -> id table with one contiguous string pool (fast lookups for hot loops).
 class FlatStringTable {
  public:
-  void build(const std::vector<std::pair<std::string_view, int32_t>>& entries);  // the first of a repeated key wins
+  // A key given twice keeps its first id, or its last with last_wins.
+  void build(const std::vector<std::pair<std::string_view, int32_t>>& entries, bool last_wins = false);
   int32_t find(std::string_view key) const {  // -1 if absent
     if (slots_.empty()) return -1;
     uint64_t h = hash(key);

@@ -20,10 +20,27 @@ constexpr double kUnkPenalty = 10.0;
 // ------------------------------------------------------------------ PieceTrie
 void PieceTrie::build(const std::vector<std::pair<std::string_view, int32_t>>& keys, bool last_wins) {
   // Sorted keys; a node covers a range of keys sharing its prefix. Nodes are laid out breadth-first
-  // so that every node's children are contiguous.
-  std::vector<std::size_t> order(keys.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a].first < keys[b].first; });
+  // so that every node's children are contiguous. The keys are copied into one pool to be sorted, then into
+  // another in sorted order, so that the sort and the walk read compact memory rather than the pieces'
+  // scattered strings.
+  std::size_t bytes = 0;
+  for (const auto& key : keys) bytes += key.first.size();
+  std::string pool;
+  pool.reserve(bytes);  // no reallocation below: the views stay valid
+  std::vector<std::pair<std::string_view, int32_t>> sorted;
+  sorted.reserve(keys.size());
+  for (const auto& [text, id] : keys) {
+    sorted.emplace_back(std::string_view(pool.data() + pool.size(), text.size()), id);
+    pool.append(text);
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string sorted_pool;  // the keys again, now in sorted order: the walk reads them front to back
+  sorted_pool.reserve(bytes);
+  for (auto& key : sorted) {
+    const std::size_t at = sorted_pool.size();
+    sorted_pool.append(key.first);
+    key.first = std::string_view(sorted_pool.data() + at, key.first.size());
+  }
   nodes_.clear();
   labels_.clear();
   targets_.clear();
@@ -33,21 +50,21 @@ void PieceTrie::build(const std::vector<std::pair<std::string_view, int32_t>>& k
   };
   std::vector<Range> ranges;  // ranges[i] belongs to nodes_[i]
   nodes_.push_back(Node{});
-  ranges.push_back(Range{0, order.size(), 0});
+  ranges.push_back(Range{0, sorted.size(), 0});
   for (std::size_t ni = 0; ni < nodes_.size(); ++ni) {
     Range r = ranges[ni];
     std::size_t lo = r.lo;
     // keys ending exactly here (equal keys are adjacent; stable order keeps input order)
-    while (lo < r.hi && keys[order[lo]].first.size() == r.depth) {
-      if (nodes_[ni].value < 0 || last_wins) nodes_[ni].value = keys[order[lo]].second;
+    while (lo < r.hi && sorted[lo].first.size() == r.depth) {
+      if (nodes_[ni].value < 0 || last_wins) nodes_[ni].value = sorted[lo].second;
       ++lo;
     }
     nodes_[ni].first = static_cast<uint32_t>(labels_.size());
     uint32_t count = 0;
     while (lo < r.hi) {
-      auto c = static_cast<unsigned char>(keys[order[lo]].first[r.depth]);
+      auto c = static_cast<unsigned char>(sorted[lo].first[r.depth]);
       std::size_t hi = lo;
-      while (hi < r.hi && static_cast<unsigned char>(keys[order[hi]].first[r.depth]) == c) ++hi;
+      while (hi < r.hi && static_cast<unsigned char>(sorted[hi].first[r.depth]) == c) ++hi;
       labels_.push_back(c);
       targets_.push_back(static_cast<uint32_t>(nodes_.size()));
       nodes_.push_back(Node{});
@@ -70,15 +87,16 @@ UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, co
   if (opt_.unk_id && (*opt_.unk_id < 0 || static_cast<std::size_t>(*opt_.unk_id) >= pieces_.size()))
     throw Error(where + ": unk_id " + std::to_string(*opt_.unk_id) + " is outside the vocabulary of " +
                 std::to_string(pieces_.size()) + " pieces");
-  std::vector<std::pair<std::string_view, int32_t>> keys;  // views into pieces_
+  std::vector<std::pair<std::string_view, int32_t>> keys, all;  // views into pieces_: the trie's, every piece
   keys.reserve(pieces_.size());
+  all.reserve(pieces_.size());
   min_score_ = opt_.spm ? FLT_MAX : INFINITY;
   max_score_ = opt_.spm ? FLT_MIN : -INFINITY;
   for (std::size_t i = 0; i < pieces_.size(); ++i) {
     const auto& p = pieces_[i];
     int32_t id = static_cast<int32_t>(i);
     if (opt_.spm) {
-      piece_to_index_.emplace(p.piece, id);  // sentencepiece keeps the first
+      all.emplace_back(p.piece, id);
       bool normal = p.type == PieceType::Normal || p.type == PieceType::UserDefined || p.type == PieceType::Unused;
       if (normal && !p.piece.empty()) keys.emplace_back(p.piece, id);
       if (p.type == PieceType::Normal) {
@@ -86,18 +104,18 @@ UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, co
         max_score_ = std::max(max_score_, static_cast<double>(static_cast<float>(p.score)));
       }
     } else {
-      piece_to_index_[p.piece] = id;  // tokenizers: HashMap insert, the last wins
+      all.emplace_back(p.piece, id);
       if (!p.piece.empty()) keys.emplace_back(p.piece, id);
       min_score_ = std::min(min_score_, p.score);
     }
   }
-  // sentencepiece's trie: a duplicate key keeps the first id; tokenizers' token map: the last.
-  trie_.build(keys, /*last_wins=*/!opt_.spm);  // tokenizers: token -> id map, the last duplicate wins
+  // A duplicate piece keeps its first id in sentencepiece, its last in tokenizers (a HashMap insert).
+  trie_.build(keys, /*last_wins=*/!opt_.spm);
+  piece_to_index_.build(all, /*last_wins=*/!opt_.spm);
   for (int b = 0; b < 256; ++b) {
     static const char* hx = "0123456789ABCDEF";
     std::string name = std::string("<0x") + hx[b >> 4] + hx[b & 15] + ">";
-    auto it = piece_to_index_.find(name);
-    byte_index_[b] = it == piece_to_index_.end() ? -1 : it->second;
+    byte_index_[b] = piece_to_index_.find(name);
     if (opt_.spm && byte_index_[b] >= 0 && pieces_[static_cast<std::size_t>(byte_index_[b])].type != PieceType::Byte)
       byte_index_[b] = -1;
   }
@@ -240,9 +258,8 @@ std::vector<Token> UnigramModel::tokenize(std::string_view s) const {
   }
   for (auto [a, b] : strs) {
     std::string w(s.substr(a, b - a));
-    auto it = piece_to_index_.find(w);
-    if (it != piece_to_index_.end()) {
-      out.push_back(Token{it->second, std::move(w), {a, b}});
+    if (const int32_t id = piece_to_index_.find(w); id >= 0) {
+      out.push_back(Token{id, std::move(w), {a, b}});
       continue;
     }
     if (opt_.byte_fallback) {
@@ -264,9 +281,9 @@ std::vector<Token> UnigramModel::tokenize(std::string_view s) const {
 }
 
 std::optional<int32_t> UnigramModel::token_to_id(std::string_view token) const {
-  auto it = piece_to_index_.find(std::string(token));
-  if (it == piece_to_index_.end()) return std::nullopt;
-  return it->second;
+  const int32_t id = piece_to_index_.find(token);
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 std::optional<std::string> UnigramModel::id_to_token(int32_t id) const {

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "text/components.hpp"
 #include "text/pipeline.hpp"
 
 namespace embed::text {
@@ -99,7 +100,7 @@ class UnigramModel : public TokenModel {
  private:
   std::vector<UnigramPiece> pieces_;
   Options opt_;
-  std::unordered_map<std::string, int32_t> piece_to_index_;
+  FlatStringTable piece_to_index_;  // every piece
   PieceTrie trie_;
   double min_score_ = 0.0, max_score_ = 0.0;
   int32_t byte_index_[256];

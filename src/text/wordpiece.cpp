@@ -26,7 +26,7 @@ WordPieceModel::WordPieceModel(Vocab vocab, std::string unk_token, std::string p
   if (auto id = words_.find(unk_); id >= 0) unk_id_ = id;
 }
 
-void FlatStringTable::build(const std::vector<std::pair<std::string_view, int32_t>>& entries) {
+void FlatStringTable::build(const std::vector<std::pair<std::string_view, int32_t>>& entries, bool last_wins) {
   std::size_t cap = 16;
   while (cap < entries.size() * 2) cap <<= 1;
   slots_.assign(cap, Slot{});
@@ -36,11 +36,19 @@ void FlatStringTable::build(const std::vector<std::pair<std::string_view, int32_
   for (const auto& entry : entries) bytes += entry.first.size();
   pool_.reserve(bytes);
   for (const auto& [k, id] : entries) {
-    if (id < 0 || find(k) >= 0) continue;
+    if (id < 0) continue;
     uint64_t h = hash(k);
+    const auto tag = static_cast<uint32_t>(h >> 32);
     std::size_t i = static_cast<std::size_t>(h) & mask_;
-    while (slots_[i].id >= 0) i = (i + 1) & mask_;
-    slots_[i] = Slot{static_cast<uint32_t>(h >> 32), id, static_cast<uint32_t>(pool_.size()), static_cast<uint32_t>(k.size())};
+    for (; slots_[i].id >= 0; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.tag == tag && s.len == k.size() && std::memcmp(pool_.data() + s.off, k.data(), k.size()) == 0) break;
+    }
+    if (slots_[i].id >= 0) {  // a repeated key
+      if (last_wins) slots_[i].id = id;
+      continue;
+    }
+    slots_[i] = Slot{tag, id, static_cast<uint32_t>(pool_.size()), static_cast<uint32_t>(k.size())};
     pool_ += k;
   }
 }
