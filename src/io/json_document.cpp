@@ -55,11 +55,10 @@ JsonValue JsonValue::operator[](std::size_t index) const { return JsonValue(elem
 
 JsonDocument::JsonDocument(const std::filesystem::path& path) {
   const std::string text = read_file_bytes(path);
-  if (parser_.parse(text).get(root_) != simdjson::SUCCESS) {
+  if (const auto error = parser_.parse(text).get(root_); error != simdjson::SUCCESS) {
     // simdjson's errors give no position: nlohmann's parser names the line and column of the same error.
     (void)parse_json(text, path.string());
-    auto error = parser_.parse(text).error();
-    throw Error(path.string() + ": invalid JSON: " + simdjson::error_message(error));
+    throw Error(path.string() + ": invalid JSON: " + simdjson::error_message(error));  // what nlohmann accepts
   }
 }
 

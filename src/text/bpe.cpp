@@ -33,31 +33,21 @@ void MergeTable::insert_or_assign(int32_t a, int32_t b, Merge merge) {
 
 BpeModel::BpeModel(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, Options options,
                    const std::string& where)
-    : vocab_size_(vocab.size()), opt_(std::move(options)) {
-  int32_t max_id = -1;
-  for (const auto& [t, id] : vocab) max_id = std::max(max_id, id);
-  vocab_r_.resize(static_cast<std::size_t>(max_id + 1));
-  std::vector<std::pair<std::string_view, int32_t>> entries;  // views of the vocabulary's keys
-  entries.reserve(vocab.size());
-  for (const auto& [t, id] : vocab) {
-    if (id < 0) continue;
-    vocab_r_[static_cast<std::size_t>(id)] = t;
-    entries.emplace_back(t, id);
-  }
-  ids_.build(entries);
-  // Merges are looked up in ids_ (one contiguous table) rather than the node-based Vocab: 3 lookups per merge,
-  // 50,000 merges in GPT-2's tokenizer, and the Vocab's cache misses made them 40 % of its load time.
+    : vocab_(vocab), opt_(std::move(options)) {
+  // Merges are looked up in the VocabIndex's flat table rather than the node-based Vocab: 3 lookups per
+  // merge, 50,000 merges in GPT-2's tokenizer, and the Vocab's cache misses made them 40 % of its load time.
+  const FlatStringTable& ids = vocab_.ids();
   std::size_t prefix_len = opt_.continuing_subword_prefix.size();
   merges_.reserve(merges.size());
   std::string merged;
   for (std::size_t i = 0; i < merges.size(); ++i) {
     const auto& [a, b] = merges[i];
-    const int32_t ia = ids_.find(a), ib = ids_.find(b);
+    const int32_t ia = ids.find(a), ib = ids.find(b);
     if (ia < 0) throw Error(where + ": merges[" + std::to_string(i) + "]: token \"" + a + "\" is not in the vocabulary");
     if (ib < 0) throw Error(where + ": merges[" + std::to_string(i) + "]: token \"" + b + "\" is not in the vocabulary");
     merged.assign(a);
     if (b.size() >= prefix_len) merged.append(b, prefix_len);
-    const int32_t im = ids_.find(merged);
+    const int32_t im = ids.find(merged);
     if (im < 0)
       throw Error(where + ": merges[" + std::to_string(i) + "]: merged token \"" + merged + "\" is not in the vocabulary");
     merges_.insert_or_assign(ia, ib, {static_cast<int32_t>(i), im});
@@ -85,7 +75,7 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
   } unk;
   std::optional<int32_t> unk_id;
   if (opt_.unk_token) {
-    if (const int32_t id = ids_.find(*opt_.unk_token); id >= 0) unk_id = id;
+    if (const int32_t id = vocab_.ids().find(*opt_.unk_token); id >= 0) unk_id = id;
   }
   std::string s;
   std::size_t i = 0;
@@ -98,7 +88,7 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
     if (!is_first && !opt_.continuing_subword_prefix.empty()) s += opt_.continuing_subword_prefix;
     s.append(w.substr(b, len));
     if (is_last && !opt_.end_of_word_suffix.empty()) s += opt_.end_of_word_suffix;
-    if (const int32_t id = ids_.find(s); id >= 0) {
+    if (const int32_t id = vocab_.ids().find(s); id >= 0) {
       if (unk.active) {
         add(unk.id, unk.start, unk.len);
         unk.active = false;
@@ -112,7 +102,7 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
       for (unsigned char ch : s) {
         char code[8];
         std::snprintf(code, sizeof code, "<0x%02X>", ch);
-        const int32_t id = ids_.find(code);
+        const int32_t id = vocab_.ids().find(code);
         if (id < 0) {
           ok = false;
           break;
@@ -196,7 +186,7 @@ std::vector<Token> BpeModel::tokenize(std::string_view seq) const {
   std::vector<Token> out;
   if (seq.empty()) return out;
   if (opt_.ignore_merges) {
-    if (const int32_t id = ids_.find(seq); id >= 0) {
+    if (const int32_t id = vocab_.ids().find(seq); id >= 0) {
       out.push_back(Token{id, std::string(seq), {0, seq.size()}});
       return out;
     }
@@ -213,7 +203,7 @@ std::vector<Token> BpeModel::tokenize(std::string_view seq) const {
           out.reserve(s.sym_count);
           for (uint32_t k = 0; k < s.sym_count; ++k) {
             const Symbol& sy = cache_syms_[s.sym_off + k];
-            out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
+            out.push_back(Token{sy.id, vocab_.token(sy.id), {sy.start, sy.start + sy.len}});
           }
           return out;
         }
@@ -224,7 +214,7 @@ std::vector<Token> BpeModel::tokenize(std::string_view seq) const {
   std::vector<Symbol> word = merge_word(seq);
   out.reserve(word.size());
   for (const auto& sy : word)
-    out.push_back(Token{sy.id, vocab_r_[static_cast<std::size_t>(sy.id)], {sy.start, sy.start + sy.len}});
+    out.push_back(Token{sy.id, vocab_.token(sy.id), {sy.start, sy.start + sy.len}});
   if (seq.size() < 256) {
     std::unique_lock lock(cache_mutex_);
     if (cache_slots_.empty()) cache_slots_.resize(kCacheSlots);
@@ -257,15 +247,8 @@ std::vector<Token> BpeModel::tokenize(std::string_view seq) const {
   return out;
 }
 
-std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
-  const int32_t id = ids_.find(token);
-  if (id < 0) return std::nullopt;
-  return id;
-}
+std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const { return vocab_.token_to_id(token); }
 
-std::optional<std::string> BpeModel::id_to_token(int32_t id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= vocab_r_.size()) return std::nullopt;
-  return vocab_r_[static_cast<std::size_t>(id)];
-}
+std::optional<std::string> BpeModel::id_to_token(int32_t id) const { return vocab_.id_to_token(id); }
 
 }  // namespace embed::text

@@ -193,15 +193,7 @@ class FlatStringTable {
   void build(const std::vector<std::pair<std::string_view, int32_t>>& entries, bool last_wins = false);
   int32_t find(std::string_view key) const {  // -1 if absent
     if (slots_.empty()) return -1;
-    uint64_t h = hash(key);
-    uint32_t tag = static_cast<uint32_t>(h >> 32);
-    std::size_t i = static_cast<std::size_t>(h) & mask_;
-    for (;;) {
-      const Slot& s = slots_[i];
-      if (s.id < 0) return -1;
-      if (s.tag == tag && s.len == key.size() && std::memcmp(pool_.data() + s.off, key.data(), key.size()) == 0) return s.id;
-      i = (i + 1) & mask_;
-    }
+    return slots_[probe(key, hash(key))].id;  // an empty slot's id is -1
   }
   static uint64_t hash(std::string_view k) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ k.size();
@@ -219,9 +211,43 @@ class FlatStringTable {
     uint32_t off = 0;
     uint32_t len = 0;
   };
+  // The slot holding `key` (hash h), or the empty slot where it would go.
+  std::size_t probe(std::string_view key, uint64_t h) const {
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    std::size_t i = static_cast<std::size_t>(h) & mask_;
+    for (;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.id < 0) return i;
+      if (s.tag == tag && s.len == key.size() && std::memcmp(pool_.data() + s.off, key.data(), key.size()) == 0) return i;
+    }
+  }
   std::vector<Slot> slots_;
   std::string pool_;
   std::size_t mask_ = 0;
+};
+
+// A {token: id} vocabulary indexed both ways: token -> id in a FlatStringTable, id -> token in a vector
+// (what WordPiece and BPE keep of it; negative ids are dropped).
+class VocabIndex {
+ public:
+  explicit VocabIndex(const Vocab& vocab);
+  const FlatStringTable& ids() const { return ids_; }
+  std::optional<int32_t> token_to_id(std::string_view token) const {
+    const int32_t id = ids_.find(token);
+    if (id < 0) return std::nullopt;
+    return id;
+  }
+  std::optional<std::string> id_to_token(int32_t id) const {
+    if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) return std::nullopt;
+    return tokens_[static_cast<std::size_t>(id)];
+  }
+  const std::string& token(int32_t id) const { return tokens_[static_cast<std::size_t>(id)]; }  // a valid id
+  std::size_t size() const { return size_; }  // the vocabulary's entries
+
+ private:
+  std::size_t size_;
+  FlatStringTable ids_;
+  std::vector<std::string> tokens_;  // "" for an id no token has
 };
 
 // BPE merges: the pair of token ids (a, b) -> (rank, id of the merged token). Open addressing over one
@@ -268,16 +294,14 @@ class WordPieceModel : public TokenModel {
   std::vector<Token> tokenize(std::string_view sequence) const override;
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::optional<std::string> id_to_token(int32_t id) const override;
-  std::size_t vocab_size() const override { return vocab_size_; }
+  std::size_t vocab_size() const override { return vocab_.size(); }
 
  private:
-  std::size_t vocab_size_;
-  std::vector<std::string> vocab_r_;  // id -> token ("" for an id no token has)
+  VocabIndex vocab_;
   std::string unk_, prefix_;
   std::size_t max_chars_;
   std::optional<int32_t> unk_id_;
   std::size_t max_token_bytes_ = 0;
-  FlatStringTable words_;          // every vocabulary entry
   FlatStringTable continuations_;  // entries starting with the prefix, keyed without it
 };
 
@@ -297,7 +321,7 @@ class BpeModel : public TokenModel {
   std::vector<Token> tokenize(std::string_view sequence) const override;
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::optional<std::string> id_to_token(int32_t id) const override;
-  std::size_t vocab_size() const override { return vocab_size_; }
+  std::size_t vocab_size() const override { return vocab_.size(); }
 
  private:
   struct Symbol {
@@ -305,9 +329,7 @@ class BpeModel : public TokenModel {
     uint32_t start, len;
   };
   std::vector<Symbol> merge_word(std::string_view w) const;
-  std::size_t vocab_size_;
-  FlatStringTable ids_;               // token -> id
-  std::vector<std::string> vocab_r_;  // id -> token
+  VocabIndex vocab_;
   MergeTable merges_;
   Options opt_;
   // Word cache: open addressing over a fixed slot array, keys and symbols in pools (filled until
