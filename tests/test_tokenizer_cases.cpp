@@ -158,15 +158,18 @@ TEST(SyntheticVariants, MatchHuggingFaceTokenizers) {
 }
 
 namespace {
-// The message of the error loading `file` as a tokenizer.json ("" and a test failure when it loads).
-std::string tokenizer_json_error(const fs::path& file) {
+// The message of the error `load` throws ("" and a test failure when it throws none).
+std::string load_error(const std::function<void()>& load) {
   try {
-    Tokenizer::from_tokenizer_json(file);
+    load();
   } catch (const Error& e) {
     return e.what();
   }
-  ADD_FAILURE() << file << ": expected an error";
+  ADD_FAILURE() << "expected an error";
   return "";
+}
+std::string tokenizer_json_error(const fs::path& file) {
+  return load_error([&] { Tokenizer::from_tokenizer_json(file); });
 }
 
 // MiniLM's tokenizer.json with `edit` applied, written to dir/tokenizer.json.
@@ -196,6 +199,32 @@ TEST(TokenizerJson, SyntaxErrorNamesFileLineAndColumn) {
   std::ofstream(dir / "tokenizer.json") << "{\n  \"model\": {\"type\": \"WordPiece\",\n    \"vocab\": {\"a\": 0,, \"b\": 1}}\n}\n";
   auto msg = tokenizer_json_error(dir / "tokenizer.json");
   EXPECT_NE(msg.find("tokenizer.json: invalid JSON at line 3, column 22"), std::string::npos) << msg;
+}
+
+// Valid JSON that simdjson does not read (nlohmann did): an integer beyond 64 bits, nesting deeper than 1024.
+// No tokenizer.json holds either; the error names the file and the reason.
+TEST(TokenizerJson, JsonSimdjsonCannotReadNamesFileAndReason) {
+  auto dir = embed::testing::make_temp_dir("tok-simdjson");
+  const std::string text = embed::testing::read_json_file(data_path("tokenizers/all-MiniLM-L6-v2/tokenizer.json")).dump();
+  // MiniLM's tokenizer.json with one more top-level field, written as given.
+  auto with_extra = [&](const std::string& value) {
+    std::ofstream(dir / "tokenizer.json", std::ios::trunc) << text.substr(0, text.size() - 1) << ",\"extra\":" << value << "}";
+    return dir / "tokenizer.json";
+  };
+  auto msg = tokenizer_json_error(with_extra("123456789012345678901234567890"));
+  EXPECT_NE(msg.find("tokenizer.json: invalid JSON: Problem while parsing a number"), std::string::npos) << msg;
+  msg = tokenizer_json_error(with_extra(std::string(1500, '[') + std::string(1500, ']')));
+  EXPECT_NE(msg.find("tokenizer.json: invalid JSON: The JSON document was too deep"), std::string::npos) << msg;
+}
+
+TEST(TokenizerErrors, BadVocabJsonNamesFileAndToken) {
+  auto dir = legacy_copy("roberta-base");  // vocab.json + merges.txt
+  std::ofstream(dir / "vocab.json", std::ios::trunc) << "[\"a\", \"b\"]";
+  auto msg = load_error([&] { Tokenizer::from_directory(dir); });
+  EXPECT_NE(msg.find("vocab.json: top level: expected an object {token: id}, found array"), std::string::npos) << msg;
+  std::ofstream(dir / "vocab.json", std::ios::trunc) << "{\"a\": 0, \"b\": \"1\"}";
+  msg = load_error([&] { Tokenizer::from_directory(dir); });
+  EXPECT_NE(msg.find("vocab.json: top level: token \"b\": expected an integer id"), std::string::npos) << msg;
 }
 
 TEST(TokenizerJson, RepeatedVocabTokenKeepsItsLastId) {
