@@ -3,6 +3,10 @@
 // To add an architecture's fixture, add its directory name to kFixtures.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+
+#include "embed/error.hpp"
 #include "embed/model.hpp"
 #include "models/encoder.hpp"
 #include "models/transformer_block.hpp"
@@ -89,6 +93,65 @@ TEST_P(EncoderParity, PackedBatchEqualsSingleTexts) {
     auto expected = fixture_->tensor("text." + std::to_string(i) + ".last_hidden_state.f64");
     EXPECT_LE(embed::testing::max_abs_diff(slice, expected), kTokenTolerance) << "text " << i << " at position " << s;
   }
+}
+
+// What forward() throws for this batch ("(no error)" when it runs).
+std::string forward_error(const embed::models::Encoder& encoder, const embed::models::PackedBatch& batch) {
+  std::vector<float> out(batch.tokens() * encoder.hidden_size());
+  try {
+    encoder.forward(batch, out.data());
+  } catch (const embed::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// Inputs the embedding tables cannot take (a tokenizer that does not belong to the model, a hand-built
+// batch) fail with the bad value and the config field it is measured against, in every architecture.
+TEST_P(EncoderParity, OutOfRangeInputsNameTheValueAndTheConfigField) {
+  std::ifstream config_file(fixture_->dir() + "/config.json");
+  const auto config = nlohmann::json::parse(config_file);
+  const auto vocab = config.at("vocab_size").get<int32_t>();
+  const auto types = config.value("type_vocab_size", 0);
+  const auto& encoder = *loaded_.encoder;
+  const auto base = single(0);
+  auto with_id = [&](int32_t id) {
+    embed::models::PackedBatch b;
+    auto ids = base.ids;
+    ids[1] = id;
+    b.add(ids, base.type_ids);
+    return b;
+  };
+  const std::string v = std::to_string(vocab);
+  EXPECT_EQ(forward_error(encoder, with_id(vocab)), "token id " + v + " is outside the vocabulary (vocab_size " + v + ")");
+  EXPECT_EQ(forward_error(encoder, with_id(-1)), "token id -1 is outside the vocabulary (vocab_size " + v + ")");
+  EXPECT_EQ(forward_error(encoder, with_id(vocab - 1)), "(no error)");
+
+  auto with_type = [&](int32_t type) {
+    embed::models::PackedBatch b;
+    b.add(base.ids, std::vector<int32_t>(base.ids.size(), 0));
+    b.type_ids[1] = type;
+    return b;
+  };
+  const std::string t = std::to_string(types);
+  if (types > 0) {
+    EXPECT_EQ(forward_error(encoder, with_type(types)), "token type id " + t + " is outside type_vocab_size " + t);
+    EXPECT_EQ(forward_error(encoder, with_type(-1)), "token type id -1 is outside type_vocab_size " + t);
+    EXPECT_EQ(forward_error(encoder, with_type(types - 1)), "(no error)");
+  } else {
+    EXPECT_EQ(forward_error(encoder, with_type(5)), "(no error)");  // no token type embeddings: ids unused
+  }
+
+  // One token more than the positions the model advertises (a sequence of a repeated ordinary token).
+  const std::size_t limit = encoder.max_positions();
+  embed::models::PackedBatch too_long;
+  too_long.add(std::vector<int32_t>(limit + 1, base.ids[1]), {});
+  const std::string expected = "sequence of " + std::to_string(limit + 1) + " tokens is longer than the model's " +
+                               std::to_string(limit) + " positions (max_position_embeddings)";
+  if (config.value("position_biased_input", true))
+    EXPECT_EQ(forward_error(encoder, too_long), expected);
+  else  // relative positions only (DeBERTa-v3): longer inputs run, as in transformers
+    EXPECT_EQ(forward_error(encoder, too_long), "(no error)");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, EncoderParity, ::testing::ValuesIn(kFixtures),

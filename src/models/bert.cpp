@@ -6,8 +6,8 @@
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
-#include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/embedding_rows.hpp"
 #include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
 #include "models/padding_positions.hpp"
@@ -78,28 +78,15 @@ class BertEncoder : public Encoder {
   void embed_tokens(const PackedBatch& batch, float* out) const {
     const std::size_t H = hidden_;
     for (std::size_t s = 0; s < batch.sequences(); ++s) {
-      if (batch.length(s) > max_positions())
-        throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
-                    std::to_string(max_positions()) + " positions (max_position_embeddings)");
+      check_sequence_length(batch.length(s), max_positions());
       PaddingAwarePositions roberta_positions(padding_idx_.value_or(0));
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
-        const auto id = static_cast<std::size_t>(batch.ids[t]);
-        if (batch.ids[t] < 0 || id >= vocab_)
-          throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
-                      std::to_string(vocab_) + ")");
+        const float* we = word_embedding_row(word_, vocab_, H, batch.ids[t]);
         const std::size_t pos = padding_idx_ ? roberta_positions.next(batch.ids[t]) : t - batch.offsets[s];
-        const float* we = word_.data + id * H;
         const float* pe = position_.data + pos * H;
         float* o = out + t * H;
         for (std::size_t j = 0; j < H; ++j) o[j] = we[j] + pe[j];
-        if (type_vocab_ > 0) {
-          const auto type = static_cast<std::size_t>(batch.type_ids[t]);
-          if (type >= type_vocab_)
-            throw Error("token type id " + std::to_string(type) + " is outside type_vocab_size " +
-                        std::to_string(type_vocab_));
-          const float* te = token_type_.data + type * H;
-          for (std::size_t j = 0; j < H; ++j) o[j] += te[j];
-        }
+        if (type_vocab_ > 0) add_row(o, type_embedding_row(token_type_, type_vocab_, H, batch.type_ids[t]), H);
       }
     }
     compute::add_layer_norm(out, nullptr, batch.tokens(), H, embedding_norm_.gamma.data, embedding_norm_.beta.data,

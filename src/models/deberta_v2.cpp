@@ -13,8 +13,8 @@
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
 #include "compute/workspace.hpp"
-#include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/embedding_rows.hpp"
 #include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
 #include "models/transformer_block.hpp"
@@ -355,29 +355,14 @@ class DebertaV2Encoder : public Encoder {
       dst = staged.data();
     }
     for (std::size_t s = 0; s < batch.sequences(); ++s) {
-      if (position_biased_input_ && batch.length(s) > positions_)
-        throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
-                    std::to_string(positions_) + " positions (max_position_embeddings)");
+      // Only absolute positions bound the length: relative ones accept longer inputs.
+      if (position_biased_input_) check_sequence_length(batch.length(s), positions_);
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
-        const auto id = static_cast<std::size_t>(batch.ids[t]);
-        if (batch.ids[t] < 0 || id >= vocab_)
-          throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
-                      std::to_string(vocab_) + ")");
-        const float* we = word_.data + id * E;
+        const float* we = word_embedding_row(word_, vocab_, E, batch.ids[t]);
         float* o = dst + t * E;
         std::copy(we, we + E, o);
-        if (position_biased_input_) {
-          const float* pe = position_.data + (t - batch.offsets[s]) * E;
-          for (std::size_t j = 0; j < E; ++j) o[j] += pe[j];
-        }
-        if (type_vocab_ > 0) {
-          const auto type = static_cast<std::size_t>(batch.type_ids[t]);
-          if (batch.type_ids[t] < 0 || type >= type_vocab_)
-            throw Error("token type id " + std::to_string(batch.type_ids[t]) + " is outside type_vocab_size " +
-                        std::to_string(type_vocab_));
-          const float* te = token_type_.data + type * E;
-          for (std::size_t j = 0; j < E; ++j) o[j] += te[j];
-        }
+        if (position_biased_input_) add_row(o, position_.data + (t - batch.offsets[s]) * E, E);
+        if (type_vocab_ > 0) add_row(o, type_embedding_row(token_type_, type_vocab_, E, batch.type_ids[t]), E);
       }
     }
     if (E != H) embed_proj_.forward(staged.data(), batch.tokens(), out);

@@ -8,8 +8,8 @@
 #include "compute/ops.hpp"
 #include "compute/relative_position.hpp"
 #include "compute/threads.hpp"
-#include "embed/error.hpp"
 #include "models/encoder.hpp"
+#include "models/embedding_rows.hpp"
 #include "models/encoder_sizes.hpp"
 #include "models/layer_norm_weights.hpp"
 #include "models/padding_positions.hpp"
@@ -99,16 +99,10 @@ class MPNetEncoder : public Encoder {
   void embed_tokens(const PackedBatch& batch, float* out) const {
     const std::size_t H = hidden_;
     for (std::size_t s = 0; s < batch.sequences(); ++s) {
-      if (batch.length(s) > max_positions())
-        throw Error("sequence of " + std::to_string(batch.length(s)) + " tokens is longer than the model's " +
-                    std::to_string(max_positions()) + " positions (max_position_embeddings)");
+      check_sequence_length(batch.length(s), max_positions());
       PaddingAwarePositions positions(kPaddingIdx);
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
-        const auto id = static_cast<std::size_t>(batch.ids[t]);
-        if (batch.ids[t] < 0 || id >= vocab_)
-          throw Error("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (vocab_size " +
-                      std::to_string(vocab_) + ")");
-        const float* we = word_.data + id * H;
+        const float* we = word_embedding_row(word_, vocab_, H, batch.ids[t]);
         const float* pe = position_.data + positions.next(batch.ids[t]) * H;
         float* o = out + t * H;
         for (std::size_t j = 0; j < H; ++j) o[j] = we[j] + pe[j];
