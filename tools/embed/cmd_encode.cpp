@@ -69,12 +69,9 @@ void write_token_embeddings(const std::vector<TokenEmbeddings>& all, const Token
     const auto& enc = all[i].encoding;
     const auto& m = all[i].embeddings;
     if (format == "jsonl") {
-      line = "{\"index\":" + std::to_string(i) + ",\"tokens\":[";
-      for (std::size_t t = 0; t < enc.tokens.size(); ++t) {
-        if (t) line += ',';
-        append_json_string(line, enc.tokens[t]);
-      }
-      line += "],\"ids\":";
+      line = "{\"index\":" + std::to_string(i) + ",\"tokens\":";
+      append_string_array(line, enc.tokens);
+      line += ",\"ids\":";
       append_int_array(line, enc.ids);
       line += ",\"offsets\":";
       append_offsets(line, enc.offsets);

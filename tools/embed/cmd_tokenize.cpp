@@ -26,12 +26,9 @@ int run_tokenize(const TokenizeArgs& a) {
     if (enc.truncated && truncated++ == 0) first = i;
     line = "{\"ids\":";
     append_int_array(line, enc.ids);
-    line += ",\"tokens\":[";
-    for (std::size_t t = 0; t < enc.tokens.size(); ++t) {
-      if (t) line += ',';
-      append_json_string(line, enc.tokens[t]);
-    }
-    line += "],\"offsets\":";
+    line += ",\"tokens\":";
+    append_string_array(line, enc.tokens);
+    line += ",\"offsets\":";
     append_offsets(line, enc.offsets);
     line += ",\"attention_mask\":";
     append_int_array(line, enc.attention_mask);

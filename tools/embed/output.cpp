@@ -50,6 +50,15 @@ void append_json_string(std::string& out, const std::string& s) {
   out += '"';
 }
 
+void append_string_array(std::string& out, const std::vector<std::string>& v) {
+  out += '[';
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, v[i]);
+  }
+  out += ']';
+}
+
 void append_int_array(std::string& out, const std::vector<int32_t>& v) {
   out += '[';
   for (std::size_t i = 0; i < v.size(); ++i) {

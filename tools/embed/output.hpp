@@ -13,6 +13,7 @@ namespace embed::cli {
 void append_float(std::string& out, float v);
 void append_float_array(std::string& out, const float* v, std::size_t n);
 void append_json_string(std::string& out, const std::string& s);
+void append_string_array(std::string& out, const std::vector<std::string>& v);
 void append_int_array(std::string& out, const std::vector<int32_t>& v);
 void append_offsets(std::string& out, const std::vector<Offsets>& offsets);
 
