@@ -141,6 +141,27 @@ TEST(Cli, EncodeSaysOnceOnStderrWhenTextsAreTruncated) {
   EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
 }
 
+TEST(Cli, EncodeProgressBarOnRequest) {
+  std::string input;
+  for (int i = 0; i < 40; ++i) input += "text number " + std::to_string(i) + "\n";
+  // Standard error is not a terminal here: no bar unless asked for.
+  auto quiet = run_cli({"encode", "-m", kBert, "--format", "jsonl", "--batch-size", "8"}, input);
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+  auto shown = run_cli({"encode", "-m", kBert, "--format", "jsonl", "--batch-size", "8", "--progress"}, input);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.out, quiet.out);  // the bar goes to standard error only
+  ASSERT_FALSE(shown.err.empty());
+  EXPECT_EQ(shown.err.front(), '\r');
+  EXPECT_EQ(shown.err.back(), '\n');
+  const std::string last = shown.err.substr(shown.err.rfind('\r') + 1);
+  EXPECT_EQ(last.rfind("encode: 100%|##############################| 40/40 [", 0), 0u) << last;
+  EXPECT_CONTAINS(last, " texts/s]");
+  auto off = run_cli({"encode", "-m", kBert, "--format", "jsonl", "--batch-size", "8", "--progress", "--no-progress"},
+                     input);
+  EXPECT_EQ(off.err, "");
+}
+
 TEST(Cli, SimilarityMatrix) {
   auto r = run_cli({"similarity", "-m", kBert, "a cat", "a dog", "a cat"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -39,6 +40,10 @@ struct EncodeOptions {
   std::optional<std::vector<PoolingMode>> pooling;  // default: the model's 1_Pooling/config.json
   std::optional<bool> normalize;               // default: whether modules.json has Normalize
   EncodeReport* report = nullptr;              // optional: truncation and token counts
+  // Optional, for progress bars: called after each forward pass with the texts finished so far and the
+  // total. Calls come one at a time (never from two threads at once), `done` only grows, and the last
+  // call has done == total. An exception it throws ends the encode call.
+  std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
 // Row-major dense matrix of floats.

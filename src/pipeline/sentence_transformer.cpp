@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <numeric>
 
 #include "embed/error.hpp"
@@ -82,6 +83,7 @@ struct Model::Impl {
     for (std::size_t i = 0; i < order.size(); ++i) lengths[i] = encodings[order[i]].length();
     const auto batches = pipeline::plan_batches(lengths, o.batch_size, kMaxBatchTokens, threads);
     const std::size_t H = transformer.encoder->hidden_size();
+    ProgressCounter progress(o.progress, texts.size());
     auto run_batch = [&](const pipeline::BatchRange& range) {
       models::PackedBatch batch;
       for (std::size_t i = range.begin; i < range.end; ++i)
@@ -93,6 +95,7 @@ struct Model::Impl {
         const std::size_t s = i - range.begin;
         sink(order[i], encodings[order[i]], hidden.data() + batch.offsets[s] * H, batch.length(s));
       }
+      progress.add(range.end - range.begin);
     };
     // Whole batches per thread while there is one for every thread (no waiting between threads), then
     // the remaining few batches each split across all threads.
@@ -100,6 +103,24 @@ struct Model::Impl {
     compute::parallel_tasks(per_thread, threads, [&](std::size_t b) { run_batch(batches[b]); });
     for (std::size_t b = per_thread; b < batches.size(); ++b) run_batch(batches[b]);
   }
+
+  // Texts finished so far, passed to EncodeOptions::progress one call at a time.
+  class ProgressCounter {
+   public:
+    ProgressCounter(const std::function<void(std::size_t, std::size_t)>& report, std::size_t total)
+        : report_(report), total_(total) {}
+    void add(std::size_t texts) {
+      if (!report_) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ += texts;
+      report_(done_, total_);
+    }
+
+   private:
+    const std::function<void(std::size_t, std::size_t)>& report_;
+    std::size_t total_, done_ = 0;
+    std::mutex mutex_;
+  };
 
   // What the encoder reads of an encoding: ids and type ids (and the truncation flag for the report).
   static void keep_only_model_inputs(Encoding& e) {

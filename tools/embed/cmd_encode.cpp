@@ -6,6 +6,7 @@
 #include "common.hpp"
 #include "embed/error.hpp"
 #include "output.hpp"
+#include "progress_bar.hpp"
 
 namespace embed::cli {
 
@@ -101,12 +102,19 @@ int run_encode(const EncodeArgs& a) {
     throw Error("--format npy writes binary data; give --output FILE or redirect standard output");
   auto model = load_model(a.common);
   EncodeReport report;
-  const EncodeOptions options = encode_options(a, &report);
+  EncodeOptions options = encode_options(a, &report);
+  ProgressBar bar(std::cerr, "encode", "texts");
+  if (want_progress(a.progress, texts.size(), a.batch_size))
+    options.progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
   OutputSink sink(a.common.output);
   if (a.output_value == "token_embeddings") {
-    write_token_embeddings(model->encode_tokens(texts, options), model->tokenizer(), a.format, sink.stream());
+    const auto all = model->encode_tokens(texts, options);
+    bar.finish();
+    write_token_embeddings(all, model->tokenizer(), a.format, sink.stream());
   } else {
-    write_sentence_embeddings(model->encode(texts, options), a.format, sink.stream());
+    const Matrix embeddings = model->encode(texts, options);
+    bar.finish();
+    write_sentence_embeddings(embeddings, a.format, sink.stream());
   }
   sink.finish();
   report_truncation(report, a.max_seq_length.value_or(model->max_seq_length()), "encode");

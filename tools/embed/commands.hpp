@@ -26,6 +26,7 @@ struct EncodeArgs {
   std::size_t batch_size = 32;
   std::optional<std::size_t> max_seq_length;
   std::string format = "text";
+  std::optional<bool> progress;  // none: when standard error is a terminal and there is more than one pass
 };
 
 struct TokenizeArgs {

@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   enc->add_option("--format", encode.format, "Output format: text (readable, default), jsonl or npy")
       ->check(CLI::IsMember({"text", "jsonl", "npy"}));
+  enc->add_flag_callback("--progress", [&] { encode.progress = true; },
+                         "Draw a progress bar on standard error (default: when it is a terminal and the texts need "
+                         "more than one forward pass)");
+  enc->add_flag_callback("--no-progress", [&] { encode.progress = false; }, "Never draw the progress bar");
 
   TokenizeArgs tokenize;
   auto* tok = app.add_subcommand("tokenize", "Token ids, tokens and offsets, one JSON line per input");
