@@ -1,27 +1,18 @@
 #include "compute/linear.hpp"
 
-#include <cblas.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <deque>
-#include <fstream>
-#include <string>
 #include <mutex>
+#include <string>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
 #include "compute/amx_gemm.hpp"
 #include "compute/kernels.hpp"
+#include "compute/onednn_context.hpp"
 #include "compute/small_gemm.hpp"
 #include "compute/threads.hpp"
 #include "compute/weight_memory.hpp"
@@ -34,16 +25,6 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-dnnl::stream& thread_stream() {
-  thread_local dnnl::stream stream(cpu_engine());
-  return stream;
-}
 
 // oneDNN post-op for an activation; false when it has none (the activation then runs separately).
 bool eltwise_for(Activation act, dnnl::algorithm* alg, float* alpha) {
@@ -78,37 +59,6 @@ bool has_vnni() {
 }
 
 bool has_amx() { return dnnl::get_effective_cpu_isa() == dnnl::cpu_isa::avx512_core_amx; }
-
-// True when [begin, end) lies in one read-only mapping of a file (e.g. the mmapped safetensors).
-bool is_readonly_file_mapping(std::uintptr_t begin, std::uintptr_t end) {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    unsigned long lo = 0, hi = 0, offset = 0, inode = 0;
-    char perms[8] = {}, dev[16] = {};
-    if (std::sscanf(line.c_str(), "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &offset, dev, &inode) != 6) continue;
-    if (begin >= lo && end <= hi) return inode != 0 && perms[1] == '-';
-  }
-  return false;
-}
-
-// Once packed, a layer never reads its source weights again. When they are pages of a read-only file
-// mapping, drop them from this process (the page cache keeps them, so a warm reload stays fast): peak RSS
-// while loading is then about the packed size, not mapped + packed. Heap copies are left alone. Pages in
-// large folios shared with a neighbouring tensor can stay mapped; models::load_encoder releases the whole
-// file once every layer is packed.
-void release_source_pages(const void* data, std::size_t bytes) {
-  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) / page * page;
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) / page * page;
-  if (end <= begin || !is_readonly_file_mapping(begin, end)) return;
-  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-}
-
-// GEMM data types per precision: int8 is u8 activations x s8 weights -> s32 accumulators.
-dt src_type_for(Precision p) { return p == Precision::FP32 ? dt::f32 : p == Precision::BF16 ? dt::bf16 : dt::u8; }
-dt weight_type_for(Precision p) { return p == Precision::FP32 ? dt::f32 : p == Precision::BF16 ? dt::bf16 : dt::s8; }
-dt dst_type_for(Precision p) { return p == Precision::INT8 ? dt::s32 : dt::f32; }
 
 // oneDNN memory objects over caller-owned buffers, one per (descriptor, role) and calling thread, re-pointed
 // at each call's buffer: creating them per call (allocation, descriptor copies) cost ~6 % of a batch-1
@@ -645,87 +595,7 @@ std::string Linear::backend_info() const { return impl_ ? impl_->info : "none"; 
 
 Precision Linear::precision() const { return impl_ ? impl_->precision : Precision::FP32; }
 
-namespace {
-
-Linear stack_tensors(const std::vector<const io::FloatTensor*>& ws, const std::vector<const io::FloatTensor*>& bs,
-                     Precision precision, int threads) {
-  if (ws.empty()) throw Error("stacked linear layer: no parts");
-  const auto in = static_cast<std::size_t>(ws[0]->shape.at(1));
-  std::size_t out = 0;
-  const bool has_bias = bs[0] != nullptr;
-  for (std::size_t i = 0; i < ws.size(); ++i) {
-    if (!ws[i]->data || static_cast<std::size_t>(ws[i]->shape.at(1)) != in || (bs[i] != nullptr) != has_bias)
-      throw Error("stacked linear layer: parts differ in input width or bias");
-    out += static_cast<std::size_t>(ws[i]->shape.at(0));
-  }
-  std::vector<float> w(out * in), b(has_bias ? out : 0);
-  std::size_t row = 0;
-  for (std::size_t i = 0; i < ws.size(); ++i) {
-    const auto rows = static_cast<std::size_t>(ws[i]->shape.at(0));
-    std::memcpy(w.data() + row * in, ws[i]->data, rows * in * sizeof(float));
-    if (has_bias) std::memcpy(b.data() + row, bs[i]->data, rows * sizeof(float));
-    row += rows;
-  }
-  for (std::size_t i = 0; i < ws.size(); ++i)
-    if (!ws[i]->owner) release_source_pages(ws[i]->data, static_cast<std::size_t>(ws[i]->numel()) * sizeof(float));
-  io::FloatTensor wt;
-  wt.shape = {static_cast<int64_t>(out), static_cast<int64_t>(in)};
-  wt.data = w.data();
-  std::optional<io::FloatTensor> bt;
-  if (has_bias) {
-    io::FloatTensor t;
-    t.shape = {static_cast<int64_t>(out)};
-    t.data = b.data();
-    bt = std::move(t);
-  }
-  // Packing copies what the GEMM needs; the stacked fp32 source is freed on return.
-  Linear result(std::move(wt), std::move(bt), precision, threads);
-  result.drop_source();
-  return result;
-}
-
-}  // namespace
-
-Linear Linear::concat(const std::vector<const Linear*>& parts) {
-  if (parts.empty()) throw Error("Linear::concat: no parts");
-  std::vector<const io::FloatTensor*> ws, bs;
-  for (const Linear* p : parts) {
-    ws.push_back(&p->weight_);
-    bs.push_back(p->bias_ ? &*p->bias_ : nullptr);
-  }
-  return stack_tensors(ws, bs, parts[0]->precision(), parts[0]->impl_->threads);
-}
-
-void Linear::drop_source() {
-  weight_.data = nullptr;
-  weight_.owner.reset();
-  bias_.reset();
-}
-
-Linear load_linear_stacked(const io::WeightStore& weights, const std::vector<std::string>& names, std::size_t in,
-                           const std::vector<std::size_t>& outs, bool has_bias) {
-  std::vector<io::FloatTensor> w;
-  std::vector<std::optional<io::FloatTensor>> b;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    w.push_back(weights.get(names[i] + ".weight", {static_cast<int64_t>(outs.at(i)), static_cast<int64_t>(in)}));
-    if (has_bias) b.push_back(weights.get(names[i] + ".bias", {static_cast<int64_t>(outs.at(i))}));
-    else b.emplace_back();
-  }
-  std::vector<const io::FloatTensor*> ws, bs;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    ws.push_back(&w[i]);
-    bs.push_back(b[i] ? &*b[i] : nullptr);
-  }
-  return stack_tensors(ws, bs, load_settings().precision, load_settings().threads);
-}
-
-Linear load_linear(const io::WeightStore& weights, const std::string& name, std::size_t in, std::size_t out,
-                   bool has_bias) {
-  auto w = weights.get(name + ".weight", {static_cast<int64_t>(out), static_cast<int64_t>(in)});
-  std::optional<io::FloatTensor> b;
-  if (has_bias) b = weights.get(name + ".bias", {static_cast<int64_t>(out)});
-  return Linear(std::move(w), std::move(b));
-}
+int Linear::threads() const { return impl_ ? impl_->threads : 1; }
 
 std::string gemm_backend_info(Precision precision) {
   try {
@@ -737,34 +607,6 @@ std::string gemm_backend_info(Precision precision) {
     return std::string(precision_name(l.precision())) + " " + l.backend_info();
   } catch (const std::exception& e) {
     return std::string(precision_name(precision)) + " unavailable: " + e.what();
-  }
-}
-
-double measure_gemm_peak(Precision precision, int threads) {
-  ThreadScope scope(threads);
-  const dnnl::memory::dim n = 2048;
-  try {
-    dnnl::matmul::primitive_desc pd(
-        dnnl::matmul::desc(dnnl::memory::desc({n, n}, src_type_for(precision), tag::ab),
-                           dnnl::memory::desc({n, n}, weight_type_for(precision), tag::any),
-                           dnnl::memory::desc({n, n}, dst_type_for(precision), tag::ab)),
-        cpu_engine());
-    dnnl::memory a(pd.src_desc(), cpu_engine()), b(pd.weights_desc(), cpu_engine()), c(pd.dst_desc(), cpu_engine());
-    std::memset(a.get_data_handle(), 0, pd.src_desc().get_size());
-    std::memset(b.get_data_handle(), 0, pd.weights_desc().get_size());
-    dnnl::matmul matmul(pd);
-    auto& stream = thread_stream();
-    double best = 0.0;
-    for (int run = 0; run < 7; ++run) {  // the first run warms caches and page tables: not counted
-      const auto t0 = std::chrono::steady_clock::now();
-      matmul.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
-      stream.wait();
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (run > 0 && s > 0) best = std::max(best, 2.0 * n * n * n / s / 1e9);
-    }
-    return best;
-  } catch (const dnnl::error&) {
-    return 0.0;
   }
 }
 

@@ -39,6 +39,8 @@ class Linear {
   Precision precision() const;
   // The GEMM implementation chosen for this layer, e.g. "oneDNN brg:avx512_core".
   std::string backend_info() const;
+  // Threads this layer's GEMM runs on (outside a parallel region).
+  int threads() const;
 
   // One layer computing all parts side by side: y = x [W_0; W_1; ...]^T + [b_0; b_1; ...], e.g. the
   // fused Q, K, V projection ([3H, H]). All parts need the same in_features and the same bias presence.
@@ -66,9 +68,5 @@ Linear load_linear_stacked(const io::WeightStore& weights, const std::vector<std
 
 // A GEMM-library description for reports: e.g. "oneDNN brg:avx512_core_bf16".
 std::string gemm_backend_info(Precision precision);
-
-// This machine's measured GEMM peak for a precision on `threads` threads: the best of a few runs of
-// oneDNN matmul on a 2048^3 problem, in GFLOP/s (GOP/s for int8); 0 when the CPU lacks the precision.
-double measure_gemm_peak(Precision precision, int threads);
 
 }  // namespace embed::compute

@@ -1,8 +1,12 @@
 #include "compute/weight_memory.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -43,6 +47,19 @@ class Block {
   std::byte* data_ = nullptr;
 };
 
+// True when [begin, end) lies in one read-only mapping of a file (e.g. the mmapped safetensors).
+bool is_readonly_file_mapping(std::uintptr_t begin, std::uintptr_t end) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long lo = 0, hi = 0, offset = 0, inode = 0;
+    char perms[8] = {}, dev[16] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &offset, dev, &inode) != 6) continue;
+    if (begin >= lo && end <= hi) return inode != 0 && perms[1] == '-';
+  }
+  return false;
+}
+
 std::mutex block_mutex;
 std::weak_ptr<Block> current_block;  // the block new buffers are cut from (expired: none in use)
 std::size_t current_used = 0;
@@ -62,6 +79,16 @@ std::shared_ptr<std::byte> allocate_weight_memory(std::size_t bytes) {
   current_used += bytes;
   // Fresh anonymous pages read as zero, and no buffer is cut from the same bytes twice.
   return std::shared_ptr<std::byte>(block, data);
+}
+
+// Only whole pages inside the range are dropped; pages in large folios shared with a neighbouring tensor
+// can stay mapped (models::load_encoder releases the whole file once every layer is packed).
+void release_source_pages(const void* data, std::size_t bytes) {
+  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) / page * page;
+  if (end <= begin || !is_readonly_file_mapping(begin, end)) return;
+  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace embed::compute

@@ -1,5 +1,6 @@
 #pragma once
-// Memory for packed weights, on transparent huge pages (2 MB) where the kernel grants them.
+// Memory for packed weights, on transparent huge pages (2 MB) where the kernel grants them, and the
+// release of the file pages they were packed from.
 //
 // Why: a short text at batch 1 streams every weight of the model from memory once per text (MiniLM:
 // 42 MB), and with 4 KB pages that walk touches a new page, so a new TLB entry, every 4 KB. Huge pages
@@ -17,5 +18,11 @@ namespace embed::compute {
 // A 64-byte aligned buffer of `bytes` bytes, zero-filled; it stays valid as long as a copy of the pointer
 // lives. Thread-safe.
 std::shared_ptr<std::byte> allocate_weight_memory(std::size_t bytes);
+
+// Once packed, a layer never reads its source weights again. When [data, data + bytes) lies in a read-only
+// file mapping (the mmapped weights file), its whole pages are dropped from this process (the page cache
+// keeps them, so a warm reload stays fast): peak RSS while loading is then about the packed size, not
+// mapped + packed. Heap copies are left alone.
+void release_source_pages(const void* data, std::size_t bytes);
 
 }  // namespace embed::compute

@@ -18,6 +18,7 @@
 #include <numeric>
 
 #include "commands.hpp"
+#include "compute/gemm_peak.hpp"
 #include "compute/linear.hpp"
 #include "compute/threads.hpp"
 #include "embed/error.hpp"
