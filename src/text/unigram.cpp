@@ -95,8 +95,8 @@ UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, co
   for (std::size_t i = 0; i < pieces_.size(); ++i) {
     const auto& p = pieces_[i];
     int32_t id = static_cast<int32_t>(i);
+    all.emplace_back(p.piece, id);
     if (opt_.spm) {
-      all.emplace_back(p.piece, id);
       bool normal = p.type == PieceType::Normal || p.type == PieceType::UserDefined || p.type == PieceType::Unused;
       if (normal && !p.piece.empty()) keys.emplace_back(p.piece, id);
       if (p.type == PieceType::Normal) {
@@ -104,7 +104,6 @@ UnigramModel::UnigramModel(std::vector<UnigramPiece> pieces, Options options, co
         max_score_ = std::max(max_score_, static_cast<double>(static_cast<float>(p.score)));
       }
     } else {
-      all.emplace_back(p.piece, id);
       if (!p.piece.empty()) keys.emplace_back(p.piece, id);
       min_score_ = std::min(min_score_, p.score);
     }
