@@ -37,5 +37,4 @@ double measure_gemm_peak(Precision precision, int threads) {
   }
 }
 
-
 }  // namespace embed::compute

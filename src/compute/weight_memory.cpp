@@ -4,12 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <string>
-#include <cstdint>
 #include <mutex>
 #include <new>
+#include <string>
 
 namespace embed::compute {
 

@@ -34,6 +34,7 @@ void MergeTable::insert_or_assign(int32_t a, int32_t b, Merge merge) {
 BpeModel::BpeModel(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, Options options,
                    const std::string& where)
     : vocab_(vocab), opt_(std::move(options)) {
+  if (opt_.unk_token) unk_id_ = vocab_.token_to_id(*opt_.unk_token);
   // Merges are looked up in the VocabIndex's flat table rather than the node-based Vocab: 3 lookups per
   // merge, 50,000 merges in GPT-2's tokenizer, and the Vocab's cache misses made them 40 % of its load time.
   const FlatStringTable& ids = vocab_.ids();
@@ -73,10 +74,6 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
     int32_t id = 0;
     uint32_t start = 0, len = 0;
   } unk;
-  std::optional<int32_t> unk_id;
-  if (opt_.unk_token) {
-    if (const int32_t id = vocab_.ids().find(*opt_.unk_token); id >= 0) unk_id = id;
-  }
   std::string s;
   std::size_t i = 0;
   while (i < w.size()) {
@@ -117,12 +114,12 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view w) const {
       }
     }
     if (opt_.unk_token) {
-      if (!unk_id) throw Error("BPE: unknown token \"" + *opt_.unk_token + "\" is not in the vocabulary");
+      if (!unk_id_) throw Error("BPE: unknown token \"" + *opt_.unk_token + "\" is not in the vocabulary");
       if (unk.active && opt_.fuse_unk) {
         unk.len += static_cast<uint32_t>(len);
       } else {
         if (unk.active) add(unk.id, unk.start, unk.len);
-        unk = Pending{true, *unk_id, static_cast<uint32_t>(b), static_cast<uint32_t>(len)};
+        unk = Pending{true, *unk_id_, static_cast<uint32_t>(b), static_cast<uint32_t>(len)};
       }
     }
   }

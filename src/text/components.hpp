@@ -332,6 +332,7 @@ class BpeModel : public TokenModel {
   VocabIndex vocab_;
   MergeTable merges_;
   Options opt_;
+  std::optional<int32_t> unk_id_;  // of opt_.unk_token, when the vocabulary has it
   // Word cache: open addressing over a fixed slot array, keys and symbols in pools (filled until
   // kCacheMaxWords words; the result is the same with or without it).
   static constexpr std::size_t kCacheSlots = 1u << 17, kCacheMaxWords = 60000;
