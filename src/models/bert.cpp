@@ -2,7 +2,6 @@
 // over the non-pad tokens).
 #include <optional>
 
-#include "compute/activation.hpp"
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
 #include "compute/threads.hpp"
@@ -17,11 +16,6 @@ namespace embed::models {
 
 namespace {
 
-struct BertLayer {
-  compute::Linear qkv;  // query, key, value fused: one [3H, H] GEMM, outputs side by side in [T, 3H]
-  PostAttentionBlock rest;
-};
-
 class BertEncoder : public Encoder {
  public:
   // padding_idx: none for BERT (positions 0, 1, ...); RoBERTa's pad id (positions from padding_idx + 1).
@@ -32,9 +26,8 @@ class BertEncoder : public Encoder {
     std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings"));
     type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 2));
-    eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
+    block_ = read_block_shape(c, hidden_, intermediate_, 1e-12);
     threads_ = compute::resolve_threads(ctx.options.threads);
-    act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
     const std::string pos_type = c.get_string("position_embedding_type", "absolute");
     if (pos_type != "absolute")
       c.fail("position_embedding_type", "unsupported value \"" + pos_type + "\" (supported: absolute)");
@@ -47,16 +40,9 @@ class BertEncoder : public Encoder {
     position_ = w.get_owned("embeddings.position_embeddings.weight", {static_cast<int64_t>(positions_), H});
     if (type_vocab_ > 0) token_type_ = w.get_owned("embeddings.token_type_embeddings.weight", {static_cast<int64_t>(type_vocab_), H});
     embedding_norm_ = load_layer_norm(w, "embeddings.LayerNorm", H);
-    for (std::size_t i = 0; i < layers_n_; ++i) {
-      const std::string p = "encoder.layer." + std::to_string(i) + ".";
-      BertLayer L;
-      L.qkv = compute::load_linear_stacked(
-          w, {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value"}, hidden_,
-          {hidden_, hidden_, hidden_});
-      L.rest = PostAttentionBlock::load(w, p, "attention.output.dense", "attention.output.LayerNorm",
-                                        {hidden_, intermediate_, eps_, act_});
-      layers_.push_back(std::move(L));
-    }
+    const AttentionWeightNames names{"attention.self.query", "attention.self.key", "attention.self.value",
+                                     "attention.output.dense", "attention.output.LayerNorm"};
+    for (std::size_t i = 0; i < layers_n_; ++i) layers_.push_back(load_transformer_layer(w, i, names, block_));
   }
 
   std::size_t hidden_size() const override { return hidden_; }
@@ -90,7 +76,7 @@ class BertEncoder : public Encoder {
       }
     }
     compute::add_layer_norm(out, nullptr, batch.tokens(), H, embedding_norm_.gamma.data, embedding_norm_.beta.data,
-                            eps_);
+                            block_.eps);
   }
 
   std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0, type_vocab_ = 0;
@@ -98,11 +84,10 @@ class BertEncoder : public Encoder {
   // The first counted position (padding_idx + 1 for RoBERTa, 0 for BERT): the rows below it shorten max_positions().
   std::size_t position_offset_ = 0;
   int threads_ = 1;
-  float eps_ = 1e-12f;
-  compute::Activation act_ = compute::Activation::Gelu;
+  BlockShape block_;  // layer_norm_eps (also the embeddings' LayerNorm) and hidden_act
   io::FloatTensor word_, position_, token_type_;
   LayerNormWeights embedding_norm_;
-  std::vector<BertLayer> layers_;
+  std::vector<TransformerLayer> layers_;
 };
 
 }  // namespace

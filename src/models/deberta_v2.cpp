@@ -56,8 +56,7 @@ int64_t log_bucket_position(int64_t relative, int64_t bucket_size, int64_t max_p
 }
 
 struct DebertaLayer {
-  compute::Linear qkv;  // query_proj, key_proj, value_proj fused: one [3H, H] GEMM, outputs side by side
-  PostAttentionBlock rest;
+  TransformerLayer layer;  // query_proj, key_proj, value_proj fused; then the block after attention
   // The relative embeddings projected for c2p (keys) and p2c (queries): [2 * span, hidden] each, or empty.
   std::vector<float> pos_key, pos_query;
 };
@@ -73,9 +72,8 @@ class DebertaV2Encoder : public Encoder {
     position_biased_input_ = c.get_bool("position_biased_input", true);
     relative_attention_ = c.get_bool("relative_attention", false);
     share_att_key_ = c.get_bool("share_att_key", false);
-    eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-7));
+    block_ = read_block_shape(c, hidden_, intermediate_, 1e-7);
     threads_ = compute::resolve_threads(ctx.options.threads);
-    act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
 
     require_heads_divide_hidden(c, hidden_, heads_);
     head_dim_ = hidden_ / heads_;
@@ -121,18 +119,17 @@ class DebertaV2Encoder : public Encoder {
       rel.assign(table.data, table.data + rows * hidden_);
       if (rel_layer_norm_) {
         auto norm = load_layer_norm(w, "encoder.LayerNorm", H);
-        compute::add_layer_norm(rel.data(), nullptr, rows, hidden_, norm.gamma.data, norm.beta.data, eps_);
+        compute::add_layer_norm(rel.data(), nullptr, rows, hidden_, norm.gamma.data, norm.beta.data, block_.eps);
       }
     }
 
+    const AttentionWeightNames names{"attention.self.query_proj", "attention.self.key_proj",
+                                     "attention.self.value_proj", "attention.output.dense",
+                                     "attention.output.LayerNorm"};
     for (std::size_t i = 0; i < layers_n_; ++i) {
       const std::string p = "encoder.layer." + std::to_string(i) + ".";
       DebertaLayer L;
-      L.qkv = compute::load_linear_stacked(
-          w, {p + "attention.self.query_proj", p + "attention.self.key_proj", p + "attention.self.value_proj"},
-          hidden_, {hidden_, hidden_, hidden_});
-      L.rest = PostAttentionBlock::load(w, p, "attention.output.dense", "attention.output.LayerNorm",
-                                        {hidden_, intermediate_, eps_, act_});
+      L.layer = load_transformer_layer(w, i, names, block_);
       if (relative_attention_) {
         // The projections of the relative embeddings depend on the weights only: computed once here.
         const std::size_t rows = static_cast<std::size_t>(2 * span_);
@@ -144,7 +141,7 @@ class DebertaV2Encoder : public Encoder {
         if (share_att_key_ && (c2p_ || p2c_)) {
           // query_proj / key_proj of the relative embeddings: columns [0, H) / [H, 2H) of the fused layer.
           std::vector<float> qkv(rows * 3 * hidden_);
-          L.qkv.forward(rel.data(), rows, qkv.data());
+          L.layer.qkv.forward(rel.data(), rows, qkv.data());
           auto columns = [&](std::size_t first) {
             std::vector<float> out(rows * hidden_);
             for (std::size_t r = 0; r < rows; ++r)
@@ -196,7 +193,7 @@ class DebertaV2Encoder : public Encoder {
     const std::size_t ld = 3 * H, items = batch.sequences() * heads_;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const auto& L = layers_[l];
-      L.qkv.forward(out, T, buf.qkv);
+      L.layer.qkv.forward(out, T, buf.qkv);
       // (sequence, head) pairs in parallel: each builds its head's [len, len] position bias, then attends.
       compute::parallel_for(items, 1, [&](std::size_t begin, std::size_t end, int) {
         thread_local std::vector<float> bias, bias_scratch, attention_scratch;
@@ -227,11 +224,11 @@ class DebertaV2Encoder : public Encoder {
           }
           const std::size_t col = h * head_dim_;
           compute::attention({q + col, k + col, v + col, ld, n, 1, head_dim_, scale, head_bias,
-                              buf.context + off * H + col, H, L.qkv.precision() != Precision::FP32},
+                              buf.context + off * H + col, H, L.layer.qkv.precision() != Precision::FP32},
                              attention_scratch);
         }
       });
-      L.rest.forward(buf, T, out);
+      L.layer.rest.forward(buf, T, out);
       if (l == 0 && conv_) apply_conv(batch, embedded, out);
     }
   }
@@ -326,7 +323,7 @@ class DebertaV2Encoder : public Encoder {
       }
     }
     compute::apply_activation(conv_act_, conv.data(), conv.size());
-    compute::add_layer_norm(conv.data(), out, T, H, conv_norm_.gamma.data, conv_norm_.beta.data, eps_);
+    compute::add_layer_norm(conv.data(), out, T, H, conv_norm_.gamma.data, conv_norm_.beta.data, block_.eps);
     std::copy(conv.begin(), conv.end(), out);
   }
 
@@ -367,7 +364,7 @@ class DebertaV2Encoder : public Encoder {
     }
     if (E != H) embed_proj_.forward(staged.data(), batch.tokens(), out);
     compute::add_layer_norm(out, nullptr, batch.tokens(), H, embedding_norm_.gamma.data, embedding_norm_.beta.data,
-                            eps_);
+                            block_.eps);
   }
 
   std::size_t hidden_ = 0, heads_ = 0, head_dim_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0;
@@ -376,8 +373,8 @@ class DebertaV2Encoder : public Encoder {
   bool c2p_ = false, p2c_ = false, conv_ = false;
   int scale_factor_ = 1, threads_ = 1;
   int64_t max_relative_ = 0, buckets_ = -1, span_ = 0;
-  float eps_ = 1e-7f;
-  compute::Activation act_ = compute::Activation::Gelu, conv_act_ = compute::Activation::Tanh;
+  BlockShape block_;  // layer_norm_eps (also every other LayerNorm here) and hidden_act
+  compute::Activation conv_act_ = compute::Activation::Tanh;
   io::FloatTensor word_, position_, token_type_, conv_bias_;
   compute::Linear embed_proj_;
   LayerNormWeights embedding_norm_, conv_norm_;

@@ -3,7 +3,6 @@
 // all layers) added to the attention scores.
 #include <algorithm>
 
-#include "compute/activation.hpp"
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
 #include "compute/relative_position.hpp"
@@ -26,20 +25,14 @@ constexpr int32_t kPaddingIdx = 1;
 constexpr int kBiasBuckets = 32;
 constexpr int kBiasMaxDistance = 128;
 
-struct MPNetLayer {
-  compute::Linear qkv;  // q, k, v fused: one [3H, H] GEMM, outputs side by side in [T, 3H]
-  PostAttentionBlock rest;  // attention.attn.o, then the FFN
-};
-
 class MPNetEncoder : public Encoder {
  public:
   MPNetEncoder(EncoderContext& ctx, io::WeightStore& w) {
     const auto& c = ctx.config;
     std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
-    eps_ = static_cast<float>(c.get_double("layer_norm_eps", 1e-12));
+    block_ = read_block_shape(c, hidden_, intermediate_, 1e-12);
     threads_ = compute::resolve_threads(ctx.options.threads);
-    act_ = compute::parse_activation(c.get_string("hidden_act", "gelu"), c.file() + ": field 'hidden_act'");
     const auto buckets = c.get_int("relative_attention_num_buckets", 32);
     if (buckets < kBiasBuckets)
       c.fail("relative_attention_num_buckets",
@@ -56,16 +49,9 @@ class MPNetEncoder : public Encoder {
     embedding_norm_ = load_layer_norm(w, "embeddings.LayerNorm", H);
     const auto bias_weight =
         w.get("encoder.relative_attention_bias.weight", {buckets, static_cast<int64_t>(heads_)});
-    for (std::size_t i = 0; i < layers_n_; ++i) {
-      const std::string p = "encoder.layer." + std::to_string(i) + ".";
-      MPNetLayer L;
-      L.qkv = compute::load_linear_stacked(
-          w, {p + "attention.attn.q", p + "attention.attn.k", p + "attention.attn.v"}, hidden_,
-          {hidden_, hidden_, hidden_});
-      L.rest = PostAttentionBlock::load(w, p, "attention.attn.o", "attention.LayerNorm",
-                                        {hidden_, intermediate_, eps_, act_});
-      layers_.push_back(std::move(L));
-    }
+    const AttentionWeightNames names{"attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+                                     "attention.LayerNorm"};
+    for (std::size_t i = 0; i < layers_n_; ++i) layers_.push_back(load_transformer_layer(w, i, names, block_));
 
     // The bias of every relative distance key - query a sequence can have, per head (shared by all layers).
     const std::size_t max_len = max_positions(), span = 2 * max_len - 1;
@@ -109,16 +95,15 @@ class MPNetEncoder : public Encoder {
       }
     }
     compute::add_layer_norm(out, nullptr, batch.tokens(), H, embedding_norm_.gamma.data, embedding_norm_.beta.data,
-                            eps_);
+                            block_.eps);
   }
 
   std::size_t hidden_ = 0, heads_ = 0, layers_n_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0;
   int threads_ = 1;
-  float eps_ = 1e-12f;
-  compute::Activation act_ = compute::Activation::Gelu;
+  BlockShape block_;  // layer_norm_eps (also the embeddings' LayerNorm) and hidden_act
   io::FloatTensor word_, position_;
   LayerNormWeights embedding_norm_;
-  std::vector<MPNetLayer> layers_;
+  std::vector<TransformerLayer> layers_;
   std::vector<float> distance_bias_;  // [heads, 2 * max_positions() - 1], see expand_relative_bias
 };
 

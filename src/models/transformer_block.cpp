@@ -38,6 +38,25 @@ compute::PackedAttentionArgs project_qkv(const compute::Linear& qkv, const float
   return a;
 }
 
+BlockShape read_block_shape(const io::JsonObject& config, std::size_t hidden, std::size_t intermediate,
+                            double default_eps) {
+  BlockShape shape{hidden, intermediate};
+  shape.eps = static_cast<float>(config.get_double("layer_norm_eps", default_eps));
+  shape.act =
+      compute::parse_activation(config.get_string("hidden_act", "gelu"), config.file() + ": field 'hidden_act'");
+  return shape;
+}
+
+TransformerLayer load_transformer_layer(const io::WeightStore& w, std::size_t layer, const AttentionWeightNames& names,
+                                        const BlockShape& shape) {
+  const std::string p = "encoder.layer." + std::to_string(layer) + ".";
+  TransformerLayer L;
+  L.qkv = compute::load_linear_stacked(w, {p + names.query, p + names.key, p + names.value}, shape.hidden,
+                                       {shape.hidden, shape.hidden, shape.hidden});
+  L.rest = PostAttentionBlock::load(w, p, names.output, names.output_norm, shape);
+  return L;
+}
+
 PostAttentionBlock PostAttentionBlock::load(const io::WeightStore& w, const std::string& layer_prefix,
                                             const std::string& attention_output, const std::string& attention_norm,
                                             const BlockShape& shape) {

@@ -9,6 +9,7 @@
 #include "compute/activation.hpp"
 #include "compute/linear.hpp"
 #include "compute/ops.hpp"
+#include "io/json.hpp"
 #include "io/tensor_data.hpp"
 #include "models/encoder.hpp"
 #include "models/layer_norm_weights.hpp"
@@ -44,6 +45,11 @@ struct BlockShape {
   compute::Activation act = compute::Activation::Gelu;  // config.hidden_act
 };
 
+// A model's BlockShape: `hidden` and `intermediate` as read_encoder_sizes gave them, then config.json's
+// layer_norm_eps (default: the architecture's, as its transformers config class has it) and hidden_act.
+BlockShape read_block_shape(const io::JsonObject& config, std::size_t hidden, std::size_t intermediate,
+                            double default_eps);
+
 // A layer's weights after its self-attention.
 struct PostAttentionBlock {
   BlockShape shape;
@@ -63,5 +69,22 @@ struct PostAttentionBlock {
   // layer's input (the residual) and is overwritten with the layer's output. Uses buffers.attn / .inter.
   void forward(const LayerBuffers& buffers, std::size_t tokens, float* hidden) const;
 };
+
+// One layer's weights: the fused query / key / value projection, then the block after attention.
+struct TransformerLayer {
+  compute::Linear qkv;  // [3H, H]: one GEMM, outputs side by side in [T, 3H]
+  PostAttentionBlock rest;
+};
+
+// The names of a layer's attention weights below "encoder.layer.<i>.", which differ by architecture
+// (the feed-forward network's do not).
+struct AttentionWeightNames {
+  std::string query, key, value;    // fused into TransformerLayer::qkv, in this order
+  std::string output, output_norm;  // PostAttentionBlock's attention_output and attention_norm
+};
+
+// Reads layer `layer` ("encoder.layer.<layer>.").
+TransformerLayer load_transformer_layer(const io::WeightStore& w, std::size_t layer, const AttentionWeightNames& names,
+                                        const BlockShape& shape);
 
 }  // namespace embed::models

@@ -20,68 +20,43 @@ inline uint32_t unit_label(uint32_t u) { return u & ((1u << 31) | 0xFFu); }
 inline uint32_t unit_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
 }  // namespace
 
-std::vector<DoubleArray::Result> DoubleArray::common_prefix_search(std::string_view key, bool stop_at_nul) const {
-  std::vector<Result> out;
-  if (units_.empty()) return out;
+template <class OnPrefix>
+void DoubleArray::walk_prefixes(std::string_view key, bool stop_at_nul, OnPrefix&& on_prefix) const {
+  if (units_.empty()) return;
   std::size_t pos = 0;
   uint32_t unit = units_[pos];
   pos ^= unit_offset(unit);
   for (std::size_t i = 0; i < key.size(); ++i) {
     auto c = static_cast<unsigned char>(key[i]);
-    if (c == 0 && stop_at_nul) break;
+    if (c == 0 && stop_at_nul) return;
     pos ^= c;
-    if (pos >= units_.size()) break;
+    if (pos >= units_.size()) return;
     unit = units_[pos];
-    if (unit_label(unit) != c) break;
+    if (unit_label(unit) != c) return;
     pos ^= unit_offset(unit);
-    if (pos >= units_.size()) break;
-    if (unit_has_leaf(unit)) out.push_back(Result{unit_value(units_[pos]), i + 1});
+    if (pos >= units_.size()) return;
+    if (unit_has_leaf(unit) && !on_prefix(unit_value(units_[pos]), i + 1)) return;
   }
-  return out;
 }
 
 bool DoubleArray::shortest_match(std::string_view key, uint32_t& value) const {
-  if (units_.empty()) return false;
-  std::size_t pos = 0;
-  uint32_t unit = units_[pos];
-  pos ^= unit_offset(unit);
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    auto c = static_cast<unsigned char>(key[i]);
-    if (c == 0) return false;
-    pos ^= c;
-    if (pos >= units_.size()) return false;
-    unit = units_[pos];
-    if (unit_label(unit) != c) return false;
-    pos ^= unit_offset(unit);
-    if (pos >= units_.size()) return false;
-    if (unit_has_leaf(unit)) {
-      value = unit_value(units_[pos]);
-      return true;
-    }
-  }
-  return false;
+  bool found = false;
+  walk_prefixes(key, /*stop_at_nul=*/true, [&](uint32_t v, std::size_t) {
+    value = v;
+    found = true;
+    return false;
+  });
+  return found;
 }
 
 bool DoubleArray::longest_match(std::string_view key, uint32_t& value, std::size_t& length) const {
   bool found = false;
-  if (units_.empty()) return false;
-  std::size_t pos = 0;
-  uint32_t unit = units_[pos];
-  pos ^= unit_offset(unit);
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    auto c = static_cast<unsigned char>(key[i]);
-    pos ^= c;
-    if (pos >= units_.size()) break;
-    unit = units_[pos];
-    if (unit_label(unit) != c) break;
-    pos ^= unit_offset(unit);
-    if (pos >= units_.size()) break;
-    if (unit_has_leaf(unit)) {
-      value = unit_value(units_[pos]);
-      length = i + 1;
-      found = true;
-    }
-  }
+  walk_prefixes(key, /*stop_at_nul=*/false, [&](uint32_t v, std::size_t len) {
+    value = v;
+    length = len;
+    found = true;
+    return true;
+  });
   return found;
 }
 

@@ -26,13 +26,6 @@ class DoubleArray {
  public:
   DoubleArray() = default;
   explicit DoubleArray(std::vector<uint32_t> units) : units_(std::move(units)) {}
-  struct Result {
-    uint32_t value;
-    std::size_t length;  // bytes of the key matched
-  };
-  // All prefixes of `key` present in the trie, shortest first. stop_at_nul: stop at a 0 byte (the
-  // Rust crate does; darts-clone with an explicit length does not).
-  std::vector<Result> common_prefix_search(std::string_view key, bool stop_at_nul = false) const;
   // The shortest prefix of key in the trie (stops at a 0 byte, as the Rust crate).
   bool shortest_match(std::string_view key, uint32_t& value) const;
   // The longest prefix of key in the trie (darts-clone semantics: 0 bytes are ordinary labels).
@@ -40,6 +33,11 @@ class DoubleArray {
   bool empty() const { return units_.empty(); }
 
  private:
+  // Calls on_prefix(value, bytes) for each prefix of `key` in the trie, shortest first, until it returns
+  // false. stop_at_nul: a 0 byte ends the walk (the Rust crate's rule; darts-clone, given an explicit
+  // length, treats it as an ordinary label).
+  template <class OnPrefix>
+  void walk_prefixes(std::string_view key, bool stop_at_nul, OnPrefix&& on_prefix) const;
   std::vector<uint32_t> units_;
 };
 
