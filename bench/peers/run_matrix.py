@@ -89,9 +89,9 @@ def check_embed_tokenizer(model_dir, txt, ref_ids):
 
 
 # ---------------------------------------------------------------- systems
-def run_json(cmd, env=None, tag=""):
+def run_logged(cmd, env, tag):
+    """Runs cmd, writes its command line and output to LOG/<tag>.log; (stdout, None), or (None, why it failed)."""
     os.makedirs(LOG, exist_ok=True)
-    t0 = time.time()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
     except subprocess.TimeoutExpired:
@@ -101,7 +101,15 @@ def run_json(cmd, env=None, tag=""):
     if r.returncode != 0:
         tail = [l for l in r.stderr.strip().splitlines() if l.strip()][-1:] or ["(no stderr)"]
         return None, f"exit {r.returncode}: {tail[0][:160]}"
-    for line in reversed(r.stdout.splitlines()):
+    return r.stdout, None
+
+
+def run_json(cmd, env=None, tag=""):
+    t0 = time.time()
+    out, err = run_logged(cmd, env, tag)
+    if err:
+        return None, err
+    for line in reversed(out.splitlines()):
         line = line.strip()
         if line.startswith("{"):
             try:
@@ -249,17 +257,10 @@ def run_engine(model_dir, txt, threads, batch, precision, tag):
     cmd = [CLI, "bench", "--model", model_dir, "--threads", str(threads), "--precision", precision,
            "--batch-size", str(batch), "--corpus", txt, "--repeat", str(REPEATS), "--latency-texts", "100000",
            "--format", "jsonl"]
-    os.makedirs(LOG, exist_ok=True)
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=engine_env())
-    except subprocess.TimeoutExpired:
-        return None, f"timed out after {TIMEOUT} s"
-    with open(os.path.join(LOG, tag + ".log"), "w") as f:
-        f.write(" ".join(cmd) + "\n--- stdout\n" + r.stdout + "\n--- stderr\n" + r.stderr)
-    if r.returncode != 0:
-        tail = [l for l in r.stderr.strip().splitlines() if l.strip()][-1:] or ["(no stderr)"]
-        return None, f"exit {r.returncode}: {tail[0][:160]}"
-    d = parse_engine_output(r.stdout)
+    out, err = run_logged(cmd, engine_env(), tag)
+    if err:
+        return None, err
+    d = parse_engine_output(out)
     if "texts_per_s" not in d:
         return None, "no result line in `embed bench` output (see " + tag + ".log)"
     d.update(system="embed", precision=precision, threads=threads, batch=batch)
