@@ -211,6 +211,26 @@ TEST(CliErrors, UsageErrorsExitWith2) {
   EXPECT_CONTAINS(r.err, "unknown mode \"median\"");
 }
 
+// Number options say what they expect (CLI11's own check printed "Value 0 not in range 0.000000 to
+// 17976931348623157...", also for text that is no number).
+TEST(CliErrors, NumberOptionsSayWhatTheyExpect) {
+  auto r = run_cli({"encode", "-m", kBert, "--batch-size", "0", "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "--batch-size: must be at least 1, got 0");
+  r = run_cli({"encode", "-m", kBert, "--max-seq-length", "12x", "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "--max-seq-length: expected a whole number, got \"12x\"");
+  r = run_cli({"encode", "-m", kBert, "--threads", "100000", "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "--threads: must be at most 1024, got 100000");
+  r = run_cli({"bench", "-m", kBert, "--batch-size", "32,-1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "--batch-size: must be at least 1, got -1");
+  r = run_cli({"tokenize", "-m", kBert, "--max-length", "99999999999999999999999", "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "--max-length: must be at most");
+}
+
 TEST(CliErrors, JsonlInputMustBeStrings) {
   auto r = run_cli({"encode", "-m", kBert, "--jsonl"}, "\"ok\"\n42\n");
   EXPECT_EQ(r.exit_code, 1);

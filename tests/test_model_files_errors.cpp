@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "embed/error.hpp"
+#include "embed/model.hpp"
 #include "io/json.hpp"
 #include "io/tensor_data.hpp"
 #include "models/encoder.hpp"
@@ -180,4 +181,20 @@ TEST(ModelFileErrors, ConfigFieldOfWrongType) {
   write_file(dir / "config.json", j.dump(2));
   EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }),
                   "config.json: field 'num_hidden_layers': expected an integer, found string \"two\"");
+}
+
+// A thread count the OpenMP runtime cannot create (libgomp exits or crashes) or a negative one is refused
+// before anything runs, by name.
+TEST(LoadOptionErrors, ThreadCountOutOfRange) {
+  const std::string dir = data_path("models/bert-tiny").string();
+  for (int threads : {-1, 1025, 100000}) {
+    embed::LoadOptions options;
+    options.threads = threads;
+    const std::string message = error_of([&] { embed::Model::load(dir, options); });
+    EXPECT_CONTAINS(message, "threads: " + std::to_string(threads) + " is not a thread count");
+    EXPECT_CONTAINS(message, "1 to 1024, or 0 for the machine's cores");
+  }
+  embed::LoadOptions most;
+  most.threads = 1024;
+  EXPECT_NE(embed::Model::load(dir, most), nullptr);
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <utility>
 
+#include "embed/error.hpp"
+
 namespace embed::compute {
 
 namespace {
@@ -51,7 +53,12 @@ int default_threads() {
   return n;
 }
 
-int resolve_threads(int n) { return n > 0 ? n : default_threads(); }
+int resolve_threads(int n) {
+  if (n < 0 || n > kMaxThreads)
+    throw Error("threads: " + std::to_string(n) + " is not a thread count embed runs on (1 to " +
+                std::to_string(kMaxThreads) + ", or 0 for the machine's cores)");
+  return n > 0 ? n : default_threads();
+}
 
 int current_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
 

@@ -10,9 +10,12 @@
 
 namespace embed::compute {
 
+// The most threads a model runs on: more than the largest servers have cores, and far below the counts at
+// which the OpenMP runtime fails (on a 2-core VM here, 50,000 made libgomp exit and 100,000 crashed it).
+constexpr int kMaxThreads = 1024;
 // Physical cores available to this process (at least 1).
 int default_threads();
-// n > 0: n; otherwise default_threads().
+// n in [1, kMaxThreads]: n; 0: default_threads(). Throws embed::Error naming `threads` for anything else.
 int resolve_threads(int n);
 // Threads the next parallel region of this calling thread uses.
 int current_threads();

@@ -1,11 +1,14 @@
 // embed: text embeddings from Hugging Face / sentence-transformers model directories.
 // Exit codes: 0 ok, 1 runtime error, 2 usage error. Results on stdout, errors on stderr.
 #include <iostream>
+#include <limits>
 
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "compute/threads.hpp"
 #include "embed/error.hpp"
+#include "validators.hpp"
 
 using namespace embed::cli;
 
@@ -18,7 +21,8 @@ void add_common(CLI::App* cmd, CommonArgs& c, bool model_compute) {
   cmd->add_flag("--lossy", c.lossy, "Replace invalid UTF-8 with U+FFFD instead of failing");
   cmd->add_option("-o,--output", c.output, "Write results to this file instead of standard output");
   if (model_compute) {
-    cmd->add_option("--threads", c.threads, "Threads (default: the machine's cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--threads", c.threads, "Threads (default: the machine's cores)")
+        ->check(whole_number(0, embed::compute::kMaxThreads));
     cmd->add_option("--precision", c.precision, "Compute precision: fp32 (exact, default), bf16 or int8")
         ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   }
@@ -48,10 +52,10 @@ int main(int argc, char** argv) {
   enc->add_option("--batch-size", encode.batch_size,
                   "Texts per forward pass (default 32); a pass also holds at most 512 tokens (outputs do not "
                   "depend on it)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   enc->add_option("--max-seq-length", encode.max_seq_length,
                   "Truncate texts to this many tokens (default: the model's max_seq_length)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   enc->add_option("--format", encode.format, "Output format: text (readable, default), jsonl or npy")
       ->check(CLI::IsMember({"text", "jsonl", "npy"}));
   enc->add_flag_callback("--progress", [&] { encode.progress = true; },
@@ -64,7 +68,7 @@ int main(int argc, char** argv) {
   add_common(tok, tokenize.common, false);
   tok->add_option("--max-length", tokenize.max_length,
                   "Truncate to N tokens, special tokens included (longest_first)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   tok->add_flag("--no-truncation", tokenize.no_truncation, "Never truncate");
   tok->footer("With --jsonl, a line may also be a 2-element array [text, text_pair] to tokenize a pair.\n"
               "Offsets are [start, end) in Unicode code points of the input; [0,0] for added special tokens.");
@@ -87,15 +91,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   ben->add_option("--threads", bench.threads, "Thread count(s), e.g. 1,2 (default: the machine's cores)")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, embed::compute::kMaxThreads));
   ben->add_option("--batch-size", bench.batch_sizes, "Batch size(s); 1 = latency of single texts (default 32,1)")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   ben->add_option("--repeat", bench.repeat, "Timed passes per configuration, after one warm-up (default 3)")
-      ->check(CLI::PositiveNumber);
-  ben->add_option("--limit", bench.limit, "Use only the first N texts of each corpus file")->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<int>::max()));
+  ben->add_option("--limit", bench.limit, "Use only the first N texts of each corpus file")->check(whole_number(1));
   ben->add_option("--latency-texts", bench.latency_texts, "Batch 1: texts timed one by one (default 200)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   ben->add_flag("--gemm-peak", bench.gemm_peak,
                 "Also measure this machine's GEMM peak per precision and report the model's share of it");
   ben->add_flag("--accuracy", bench.accuracy, "Cosine of bf16/int8 sentence embeddings to fp32 (batch > 1 rows)");
