@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "embed/error.hpp"
 #include "embed/model.hpp"
 #include "io/json.hpp"
 #include "models/encoder.hpp"
@@ -175,5 +176,15 @@ TEST(ModelLayouts, DenseModuleAfterPooling) {
       norm += y[o] * y[o];
     }
     for (int o = 0; o < 3; ++o) EXPECT_NEAR(e.row(i)[o], y[o] / std::sqrt(norm), 1e-6) << "text " << i;
+  }
+  // Another pooling width cannot feed the Dense layer: refused, saying why.
+  embed::EncodeOptions two_modes;
+  two_modes.pooling = std::vector<embed::PoolingMode>{embed::PoolingMode::Mean, embed::PoolingMode::Max};
+  try {
+    model->encode(kTexts, two_modes);
+    ADD_FAILURE() << "expected an error";
+  } catch (const embed::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("trained on 1 pooling mode(s); the pooling given"), std::string::npos)
+        << err.what();
   }
 }

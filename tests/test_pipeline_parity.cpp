@@ -137,3 +137,29 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, PipelineParity, ::testing::ValuesIn(kFixtures
 });
 
 }  // namespace
+
+// Encode options a model cannot honour are refused by name, not clamped or ignored.
+TEST(EncodeOptionErrors, AreNamed) {
+  const auto model = embed::Model::load(ModelFixture("bert-tiny").dir());
+  const std::vector<std::string> texts = {"hello world"};
+  auto message = [&](const embed::EncodeOptions& o) -> std::string {
+    try {
+      model->encode(texts, o);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  embed::EncodeOptions o;
+  o.batch_size = 0;
+  EXPECT_EQ(message(o), "batch_size must be at least 1");
+  o = {};
+  o.max_seq_length = 0;
+  EXPECT_EQ(message(o), "max_seq_length must be at least 1");
+  o = {};
+  o.max_seq_length = model->max_seq_length() + 100000;
+  EXPECT_NE(message(o).find("exceeds the model's"), std::string::npos) << message(o);
+  o = {};
+  o.pooling = std::vector<embed::PoolingMode>{};
+  EXPECT_EQ(message(o), "no pooling mode given");
+}

@@ -59,6 +59,7 @@ struct Model::Impl {
   template <typename Sink>
   void run(std::span<const std::string> texts, const EncodeOptions& o, bool token_details, Sink&& sink) const {
     const std::size_t max_len = effective_max_len(o);
+    if (o.batch_size == 0) throw Error("batch_size must be at least 1");
     std::vector<Encoding> encodings(texts.size());
     constexpr std::size_t kTextsPerTokenizeTask = 64;
     compute::parallel_tasks((texts.size() + kTextsPerTokenizeTask - 1) / kTextsPerTokenizeTask, threads,
@@ -292,8 +293,9 @@ Matrix Model::encode(std::span<const std::string> texts, const EncodeOptions& op
   // Custom pooling changes the width; the Dense chain only applies to the width it was trained on.
   const bool apply_dense = pooled_width == impl_->pooling.modes.size() * H;
   if (!impl_->dense.empty() && !apply_dense)
-    throw Error("this model has a Dense module after pooling; --pooling must give " +
-                std::to_string(impl_->pooling.modes.size()) + " mode(s) so its input width matches");
+    throw Error("this model has a Dense module after pooling, trained on " +
+                std::to_string(impl_->pooling.modes.size()) + " pooling mode(s); the pooling given (--pooling, " +
+                "EncodeOptions::pooling) has " + std::to_string(modes.size()) + ", a different width");
   Matrix pooled;
   pooled.rows = texts.size();
   pooled.cols = pooled_width;
