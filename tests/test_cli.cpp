@@ -157,9 +157,11 @@ TEST(Cli, EncodeProgressBarOnRequest) {
   const std::string last = shown.err.substr(shown.err.rfind('\r') + 1);
   EXPECT_EQ(last.rfind("encode: 100%|##############################| 40/40 [", 0), 0u) << last;
   EXPECT_CONTAINS(last, " texts/s]");
-  auto off = run_cli({"encode", "-m", kBert, "--format", "jsonl", "--batch-size", "8", "--progress", "--no-progress"},
-                     input);
+  auto off = run_cli({"encode", "-m", kBert, "--format", "jsonl", "--batch-size", "8", "--no-progress"}, input);
   EXPECT_EQ(off.err, "");
+  // Both at once is a usage error (CLI11 runs flag callbacks in definition order, not command-line order,
+  // so "the last one wins" could not hold).
+  EXPECT_EQ(run_cli({"encode", "-m", kBert, "--progress", "--no-progress", "x"}).exit_code, 2);
 }
 
 TEST(Cli, SimilarityMatrix) {

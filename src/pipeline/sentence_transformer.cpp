@@ -226,7 +226,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
   m->dir = fs::path(path_or_id);
   m->threads = compute::resolve_threads(options.threads);
   if (!fs::is_directory(m->dir))
-    throw Error(path_or_id + ": not a model directory (no such directory; Hub ids need `embed download` first)");
+    throw Error(path_or_id + ": not a model directory (no such directory; a Hub id such as " +
+                "sentence-transformers/all-MiniLM-L6-v2 cannot be fetched yet: give the path of its downloaded files)");
   const fs::path modules_file = m->dir / "modules.json";
   if (!fs::exists(modules_file)) {
     load_transformer(*m, m->dir, options);  // plain transformers directory: mean pooling, no normalize

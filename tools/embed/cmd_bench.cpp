@@ -23,6 +23,7 @@
 #include "compute/threads.hpp"
 #include "embed/error.hpp"
 #include "embed/model.hpp"
+#include "input.hpp"
 #include "io/json.hpp"
 
 namespace embed::cli {
@@ -53,15 +54,17 @@ Precision parse_precision(const std::string& s) {
   throw Error("unknown precision '" + s + "' (fp32, bf16, int8)");
 }
 
-std::vector<std::string> read_corpus(const std::string& file, std::size_t limit) {
-  std::ifstream in(file);
+// The corpus's texts, one per line, blank lines skipped; at most `limit` (0: all).
+std::vector<std::string> read_corpus(const std::string& file, std::size_t limit, bool lossy) {
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(file + ": cannot read the corpus file");
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line) && (limit == 0 || lines.size() < limit))
-    if (!line.empty()) lines.push_back(line);
-  if (lines.empty()) throw Error(file + ": the corpus has no non-empty lines");
-  return lines;
+  std::vector<std::string> texts;
+  for (auto& t : read_texts(in, file, /*jsonl=*/false, /*allow_pairs=*/false, lossy)) {
+    if (limit != 0 && texts.size() == limit) break;
+    if (t.text.find_first_not_of(" \t\v\f") != std::string::npos) texts.push_back(std::move(t.text));
+  }
+  if (texts.empty()) throw Error(file + ": the corpus has no non-blank lines");
+  return texts;
 }
 
 // Without a corpus: 512 sentences of 8-40 whole words drawn (deterministically) from the model's own
@@ -197,7 +200,7 @@ int run_bench(const BenchArgs& a) {
   for (int t : a.threads.empty() ? std::vector<int>{0} : a.threads) threads_list.push_back(compute::resolve_threads(t));
 
   std::vector<Corpus> corpora;
-  for (const auto& file : a.corpora) corpora.push_back({file, read_corpus(file, a.limit)});
+  for (const auto& file : a.corpora) corpora.push_back({file, read_corpus(file, a.limit, a.lossy)});
   if (corpora.empty()) {
     LoadOptions lo;
     lo.threads = threads_list.front();

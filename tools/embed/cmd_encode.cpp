@@ -49,11 +49,12 @@ void write_sentence_embeddings(const Matrix& m, const std::string& format, std::
   }
 }
 
-void write_token_embeddings(const std::vector<TokenEmbeddings>& all, const Tokenizer& tokenizer,
-                            const std::string& format, std::ostream& out) {
+void write_token_embeddings(const std::vector<TokenEmbeddings>& all, const Model& model, const std::string& format,
+                            std::ostream& out) {
+  const Tokenizer& tokenizer = model.tokenizer();
   if (format == "npy") {
-    if (all.empty()) throw Error("no texts to encode");
-    const std::size_t len = all[0].embeddings.rows, dim = all[0].embeddings.cols;
+    // No texts: an empty [0, 0, hidden] array, as for sentence embeddings ([0, dim]).
+    const std::size_t len = all.empty() ? 0 : all[0].embeddings.rows, dim = model.hidden_size();
     for (std::size_t i = 1; i < all.size(); ++i)
       if (all[i].embeddings.rows != len)
         throw Error("--format npy: texts 1 and " + std::to_string(i + 1) + " have " + std::to_string(len) + " and " +
@@ -101,6 +102,7 @@ int run_encode(const EncodeArgs& a) {
   if (a.format == "npy" && a.common.output.empty() && isatty(STDOUT_FILENO))
     throw Error("--format npy writes binary data; give --output FILE or redirect standard output");
   auto model = load_model(a.common);
+  if (a.max_seq_length) warn_if_no_room_for_text(model->tokenizer(), *a.max_seq_length, "--max-seq-length", "encode");
   EncodeReport report;
   EncodeOptions options = encode_options(a, &report);
   ProgressBar bar(std::cerr, "encode", "texts");
@@ -110,7 +112,7 @@ int run_encode(const EncodeArgs& a) {
   if (a.output_value == "token_embeddings") {
     const auto all = model->encode_tokens(texts, options);
     bar.finish();
-    write_token_embeddings(all, model->tokenizer(), a.format, sink.stream());
+    write_token_embeddings(all, *model, a.format, sink.stream());
   } else {
     const Matrix embeddings = model->encode(texts, options);
     bar.finish();

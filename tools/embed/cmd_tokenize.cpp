@@ -16,6 +16,7 @@ int run_tokenize(const TokenizeArgs& a) {
   std::optional<std::size_t> max_length = a.max_length;
   if (!max_length && !a.no_truncation) max_length = configured_max_length(dir);
   if (max_length) options.truncation = TruncationOptions{*max_length};
+  if (a.max_length) warn_if_no_room_for_text(tokenizer, *a.max_length, "--max-length", "tokenize");
   OutputSink sink(a.common.output);
   std::size_t truncated = 0, first = 0;
   std::string line;

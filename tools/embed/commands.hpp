@@ -49,6 +49,7 @@ struct BenchArgs {
   int repeat = 3;
   std::size_t limit = 0;                       // texts per corpus file; 0: all
   std::size_t latency_texts = 200;             // batch 1: how many texts are timed one by one
+  bool lossy = false;                          // replace invalid UTF-8 in the corpus with U+FFFD
   bool gemm_peak = false;
   bool accuracy = false;
   std::string format = "text";                 // text (markdown table) or jsonl

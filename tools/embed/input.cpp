@@ -55,19 +55,28 @@ std::string checked_utf8(const std::string& s, bool lossy, const std::string& wh
 
 }  // namespace
 
-std::vector<TextInput> read_texts(std::istream& in, bool jsonl, bool allow_pairs, bool lossy) {
+std::vector<TextInput> read_texts(std::istream& in, const std::string& source, bool jsonl, bool allow_pairs,
+                                  bool lossy) {
   std::vector<TextInput> texts;
   std::string line;
-  std::size_t line_no = 0;
+  std::size_t line_no = 0, blank_line = 0;  // blank_line: the first blank --jsonl line not yet followed by text
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::string where = "stdin line " + std::to_string(line_no);
+    if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // byte order mark
+    const std::string where = source + " line " + std::to_string(line_no);
+    line = checked_utf8(line, lossy, where);
     if (!jsonl) {
-      texts.push_back({checked_utf8(line, lossy, where), "", false});
+      texts.push_back({std::move(line), "", false});
       continue;
     }
-    if (line.empty()) throw Error(where + ": empty line; with --jsonl every line must be a JSON string");
+    if (line.find_first_not_of(" \t") == std::string::npos) {
+      if (blank_line == 0) blank_line = line_no;
+      continue;
+    }
+    if (blank_line != 0)
+      throw Error(source + " line " + std::to_string(blank_line) +
+                  ": blank line; with --jsonl every line must be a JSON string (\"\" for an empty text)");
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
@@ -75,17 +84,16 @@ std::vector<TextInput> read_texts(std::istream& in, bool jsonl, bool allow_pairs
       throw Error(where + ": invalid JSON (" + std::string(e.what()) + ")");
     }
     if (j.is_string()) {
-      texts.push_back({checked_utf8(j.get<std::string>(), lossy, where), "", false});
+      texts.push_back({j.get<std::string>(), "", false});
     } else if (allow_pairs && j.is_array() && j.size() == 2 && j[0].is_string() && j[1].is_string()) {
-      texts.push_back({checked_utf8(j[0].get<std::string>(), lossy, where),
-                       checked_utf8(j[1].get<std::string>(), lossy, where), true});
+      texts.push_back({j[0].get<std::string>(), j[1].get<std::string>(), true});
     } else {
       throw Error(where + ": expected a JSON string" +
                   std::string(allow_pairs ? " or a 2-element array [text, text_pair]" : "") + ", found " +
                   j.type_name());
     }
   }
-  if (in.bad()) throw Error("stdin: read error");
+  if (in.bad()) throw Error(source + ": read error");
   return texts;
 }
 

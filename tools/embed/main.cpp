@@ -2,10 +2,14 @@
 // Exit codes: 0 ok, 1 runtime error, 2 usage error. Results on stdout, errors on stderr.
 #include <iostream>
 #include <limits>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "bracket_arguments.hpp"
 #include "compute/threads.hpp"
 #include "embed/error.hpp"
 #include "validators.hpp"
@@ -17,6 +21,7 @@ namespace {
 void add_common(CLI::App* cmd, CommonArgs& c, bool model_compute) {
   cmd->add_option("-m,--model", c.model, "Model directory (Hugging Face / sentence-transformers layout)")->required();
   cmd->add_option("texts", c.texts, "Texts; none: read standard input, one text per line");
+  cmd->footer("A text that starts with '-' goes after `--`, e.g. embed " + cmd->get_name() + " -m DIR -- \"-5 degrees\".");
   cmd->add_flag("--jsonl", c.jsonl, "Standard input lines are JSON strings (so texts may contain newlines)");
   cmd->add_flag("--lossy", c.lossy, "Replace invalid UTF-8 with U+FFFD instead of failing");
   cmd->add_option("-o,--output", c.output, "Write results to this file instead of standard output");
@@ -26,6 +31,23 @@ void add_common(CLI::App* cmd, CommonArgs& c, bool model_compute) {
     cmd->add_option("--precision", c.precision, "Compute precision: fp32 (exact, default), bf16 or int8")
         ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   }
+}
+
+// What the parsed options ask for that cannot be done together; none when they fit.
+std::optional<std::string> usage_error(const EncodeArgs& encode, const TokenizeArgs& tokenize,
+                                       const SimilarityArgs& similarity, const CLI::App* enc, const CLI::App* tok,
+                                       const CLI::App* sim) {
+  const std::pair<const CommonArgs*, const CLI::App*> commands[] = {
+      {&encode.common, enc}, {&tokenize.common, tok}, {&similarity.common, sim}};
+  for (const auto& [common, cmd] : commands)
+    if (cmd->parsed() && common->jsonl && !common->texts.empty())
+      return cmd->get_name() + ": --jsonl reads standard input; texts given as arguments are taken as they are";
+  if (tok->parsed() && tokenize.max_length && tokenize.no_truncation)
+    return std::string("tokenize: --max-length and --no-truncation exclude each other");
+  if (enc->parsed() && encode.output_value == "token_embeddings" && (!encode.pooling.empty() || encode.normalize))
+    return std::string("encode: --pooling and --normalize apply to sentence embeddings, not to ") +
+           "--output-value token_embeddings";
+  return std::nullopt;
 }
 
 }  // namespace
@@ -45,23 +67,27 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"sentence_embedding", "token_embeddings"}));
   enc->add_option("--pooling", encode.pooling,
                   "Pooling mode(s), overriding 1_Pooling/config.json: cls, mean, max, mean_sqrt_len_tokens, "
-                  "weightedmean, lasttoken (several: concatenated)")
-      ->delimiter(',');
-  enc->add_flag_callback("--normalize", [&] { encode.normalize = true; }, "L2-normalize sentence embeddings");
-  enc->add_flag_callback("--no-normalize", [&] { encode.normalize = false; }, "Do not L2-normalize");
+                  "weightedmean, lasttoken (several: comma-separated, concatenated)")
+      ->delimiter(',')
+      ->allow_extra_args(false);  // one argument: the texts after it stay texts
+  auto* normalize = enc->add_flag_callback("--normalize", [&] { encode.normalize = true; },
+                                           "L2-normalize sentence embeddings");
+  enc->add_flag_callback("--no-normalize", [&] { encode.normalize = false; }, "Do not L2-normalize")
+      ->excludes(normalize);
   enc->add_option("--batch-size", encode.batch_size,
-                  "Texts per forward pass (default 32); a pass also holds at most 512 tokens (outputs do not "
-                  "depend on it)")
+                  "Texts per forward pass (default 32); a pass also holds at most 512 tokens (fp32 and int8 "
+                  "outputs do not depend on it; bf16 ones may differ in the last bits)")
       ->check(whole_number(1));
   enc->add_option("--max-seq-length", encode.max_seq_length,
                   "Truncate texts to this many tokens (default: the model's max_seq_length)")
       ->check(whole_number(1));
   enc->add_option("--format", encode.format, "Output format: text (readable, default), jsonl or npy")
       ->check(CLI::IsMember({"text", "jsonl", "npy"}));
-  enc->add_flag_callback("--progress", [&] { encode.progress = true; },
-                         "Draw a progress bar on standard error (default: when it is a terminal and the texts need "
-                         "more than one forward pass)");
-  enc->add_flag_callback("--no-progress", [&] { encode.progress = false; }, "Never draw the progress bar");
+  auto* progress = enc->add_flag_callback("--progress", [&] { encode.progress = true; },
+                                          "Draw a progress bar on standard error (default: when it is a terminal "
+                                          "and the texts need more than one forward pass)");
+  enc->add_flag_callback("--no-progress", [&] { encode.progress = false; }, "Never draw the progress bar")
+      ->excludes(progress);
 
   TokenizeArgs tokenize;
   auto* tok = app.add_subcommand("tokenize", "Token ids, tokens and offsets, one JSON line per input");
@@ -83,8 +109,8 @@ int main(int argc, char** argv) {
   auto* ben = app.add_subcommand("bench", "Throughput and latency of a model on this machine (end to end)");
   ben->add_option("-m,--model", bench.model, "Model directory")->required();
   ben->add_option("--corpus", bench.corpora,
-                  "Text file(s), one text per line (e.g. ../shared/bench/sentences.txt); default: 512 synthetic "
-                  "sentences of 8-40 words from the model's vocabulary")
+                  "Text file(s), one text per line, blank lines skipped (e.g. ../shared/bench/sentences.txt); "
+                  "default: 512 synthetic sentences of 8-40 words from the model's vocabulary")
       ->check(CLI::ExistingFile);
   ben->add_option("--precision", bench.precisions, "Precision(s) to measure, e.g. fp32,bf16,int8 (default fp32)")
       ->delimiter(',')
@@ -100,6 +126,7 @@ int main(int argc, char** argv) {
   ben->add_option("--limit", bench.limit, "Use only the first N texts of each corpus file")->check(whole_number(1));
   ben->add_option("--latency-texts", bench.latency_texts, "Batch 1: texts timed one by one (default 200)")
       ->check(whole_number(1));
+  ben->add_flag("--lossy", bench.lossy, "Replace invalid UTF-8 in the corpus with U+FFFD instead of failing");
   ben->add_flag("--gemm-peak", bench.gemm_peak,
                 "Also measure this machine's GEMM peak per precision and report the model's share of it");
   ben->add_flag("--accuracy", bench.accuracy, "Cosine of bf16/int8 sentence embeddings to fp32 (batch > 1 rows)");
@@ -116,8 +143,9 @@ int main(int argc, char** argv) {
               "tokens = non-padding tokens; GFLOP/s counts only useful work (no padding).\n"
               "The peer comparison (ONNX Runtime, PyTorch) is bench/run_bench.sh.");
 
+  const BracketArguments args(argc, argv);
   try {
-    app.parse(argc, argv);
+    app.parse(args.argc(), args.argv());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -128,8 +156,16 @@ int main(int argc, char** argv) {
     app.exit(e);
     return 2;
   }
-  if (tokenize.max_length && tokenize.no_truncation) {
-    std::cerr << "embed tokenize: --max-length and --no-truncation exclude each other\n";
+  for (CommonArgs* c : {&encode.common, &tokenize.common, &similarity.common}) {
+    args.restore(c->model);
+    args.restore(c->texts);
+    args.restore(c->output);
+  }
+  args.restore(encode.pooling);
+  args.restore(bench.model);
+  args.restore(bench.corpora);
+  if (const auto why = usage_error(encode, tokenize, similarity, enc, tok, sim)) {
+    std::cerr << "embed: " << *why << "\n";
     return 2;
   }
   try {
