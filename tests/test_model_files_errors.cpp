@@ -198,3 +198,21 @@ TEST(LoadOptionErrors, ThreadCountOutOfRange) {
   most.threads = 1024;
   EXPECT_NE(embed::Model::load(dir, most), nullptr);
 }
+
+// Config values no model can have are refused by field, not wrapped around or run into NaNs.
+TEST(ModelFileErrors, ImpossibleConfigValuesNameTheField) {
+  const std::vector<std::tuple<std::string, nlohmann::json, std::string>> cases = {
+      {"num_attention_heads", -4, "field 'num_attention_heads': expected a positive integer, found -4"},
+      {"hidden_size", -32, "field 'hidden_size': expected a positive integer, found -32"},
+      {"num_hidden_layers", -1, "field 'num_hidden_layers': expected a non-negative integer, found -1"},
+      {"layer_norm_eps", -1.0, "field 'layer_norm_eps': expected a non-negative number"},
+      {"type_vocab_size", 0, "field 'type_vocab_size': is 0, but the weights have embeddings.token_type_embeddings"},
+  };
+  for (const auto& [field, value, message] : cases) {
+    auto dir = copy_of_bert_tiny();
+    auto j = embed::io::read_json(dir / "config.json");
+    j[field] = value;
+    write_file(dir / "config.json", j.dump(2));
+    EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }), message);
+  }
+}

@@ -188,3 +188,87 @@ TEST(ModelLayouts, DenseModuleAfterPooling) {
         << err.what();
   }
 }
+
+namespace {
+
+// modules.json of bert-tiny with these module types, in this order (paths as sentence-transformers names them).
+void write_modules(const fs::path& dir, const std::vector<std::string>& kinds) {
+  nlohmann::json modules = nlohmann::json::array();
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    const std::string& k = kinds[i];
+    const std::string path = k == "Transformer" ? "" : k == "Pooling" ? "1_Pooling" : std::to_string(i) + "_" + k;
+    modules.push_back({{"idx", i}, {"name", std::to_string(i)}, {"path", path},
+                       {"type", "sentence_transformers.models." + k}});
+    if (k == "Dense") {
+      fs::create_directories(dir / path);
+      std::ofstream(dir / path / "config.json")
+          << R"({"in_features": 32, "out_features": 3, "bias": false, "activation_function": "torch.nn.modules.linear.Identity"})";
+      std::vector<float> w(3 * 32);
+      for (std::size_t j = 0; j < w.size(); ++j) w[j] = std::cos(0.29f * static_cast<float>(j));
+      write_f32_safetensors(dir / path / "model.safetensors", {{"linear.weight", {{3, 32}, w}}});
+    }
+  }
+  std::ofstream(dir / "modules.json") << modules.dump(2);
+}
+
+std::string load_error(const fs::path& dir) {
+  try {
+    embed::Model::load(dir.string());
+  } catch (const embed::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+// The modules after pooling run in modules.json's order: Normalize, then an identity Dense, gives the Dense
+// layer's product of the unit vector (not a unit vector itself).
+TEST(ModelLayouts, ModulesAfterPoolingRunInTheFilesOrder) {
+  auto dir = copy_of("bert-tiny");
+  write_modules(dir, {"Transformer", "Pooling", "Normalize", "Dense"});
+  auto model = embed::Model::load(dir.string());
+  auto e = model->encode(kTexts);
+  auto unit = embed::Model::load(data_path("models/bert-tiny").string())->encode(kTexts);  // mean, normalized
+  for (std::size_t i = 0; i < kTexts.size(); ++i)
+    for (int o = 0; o < 3; ++o) {
+      double acc = 0;
+      for (int k = 0; k < 32; ++k) acc += std::cos(0.29 * (o * 32 + k)) * unit.row(i)[k];
+      EXPECT_NEAR(e.row(i)[o], acc, 1e-5) << "text " << i;
+    }
+  // Modules in an order embed does not run are refused, not reordered.
+  write_modules(dir, {"Pooling", "Transformer", "Normalize"});
+  EXPECT_NE(load_error(dir).find("supported orders are Transformer, Pooling, then Dense / Normalize"),
+            std::string::npos)
+      << load_error(dir);
+  write_modules(dir, {"Transformer", "Dense", "Pooling"});
+  EXPECT_NE(load_error(dir).find("Dense module at position 2"), std::string::npos) << load_error(dir);
+}
+
+// As sentence-transformers' Pooling: a pooling_mode string (any case) replaces the pooling_mode_* flags.
+TEST(ModelLayouts, PoolingModeStringReplacesTheFlags) {
+  auto dir = copy_of("bert-tiny");
+  auto config = embed::io::read_json(dir / "1_Pooling/config.json");
+  config["pooling_mode"] = "CLS";  // pooling_mode_mean_tokens stays true
+  std::ofstream(dir / "1_Pooling/config.json") << config.dump(2);
+  auto model = embed::Model::load(dir.string());
+  EXPECT_EQ(model->dimension(), 32u);
+  embed::EncodeOptions cls;
+  cls.pooling = std::vector<embed::PoolingMode>{embed::PoolingMode::Cls};
+  const auto expected = embed::Model::load(data_path("models/bert-tiny").string())->encode(kTexts, cls);
+  EXPECT_EQ(model->encode(kTexts).data, expected.data);
+  config["pooling_mode"] = "median";
+  std::ofstream(dir / "1_Pooling/config.json") << config.dump(2);
+  EXPECT_NE(load_error(dir).find("field 'pooling_mode': unknown pooling mode \"median\""), std::string::npos)
+      << load_error(dir);
+}
+
+TEST(ModelLayouts, PoolingWidthMustMatchTheTransformer) {
+  auto dir = copy_of("bert-tiny");
+  auto config = embed::io::read_json(dir / "1_Pooling/config.json");
+  config["word_embedding_dimension"] = 64;
+  std::ofstream(dir / "1_Pooling/config.json") << config.dump(2);
+  EXPECT_NE(load_error(dir).find("word_embedding_dimension is 64 but the transformer's hidden size is 32"),
+            std::string::npos)
+      << load_error(dir);
+}

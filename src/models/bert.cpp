@@ -25,7 +25,7 @@ class BertEncoder : public Encoder {
     const auto& c = ctx.config;
     std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings"));
-    type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 2));
+    type_vocab_ = read_type_vocab_size(c, w, 2);
     block_ = read_block_shape(c, hidden_, intermediate_, 1e-12);
     threads_ = compute::resolve_threads(ctx.options.threads);
     const std::string pos_type = c.get_string("position_embedding_type", "absolute");

@@ -67,7 +67,7 @@ class DebertaV2Encoder : public Encoder {
     const auto& c = ctx.config;
     std::tie(hidden_, heads_, layers_n_, intermediate_, vocab_) = read_encoder_sizes(c);
     positions_ = static_cast<std::size_t>(c.get_int("max_position_embeddings", 512));
-    type_vocab_ = static_cast<std::size_t>(c.get_int("type_vocab_size", 0));
+    type_vocab_ = read_type_vocab_size(c, w, 0);
     embedding_size_ = static_cast<std::size_t>(c.get_int("embedding_size", static_cast<int64_t>(hidden_)));
     position_biased_input_ = c.get_bool("position_biased_input", true);
     relative_attention_ = c.get_bool("relative_attention", false);

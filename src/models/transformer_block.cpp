@@ -41,7 +41,9 @@ compute::PackedAttentionArgs project_qkv(const compute::Linear& qkv, const float
 BlockShape read_block_shape(const io::JsonObject& config, std::size_t hidden, std::size_t intermediate,
                             double default_eps) {
   BlockShape shape{hidden, intermediate};
-  shape.eps = static_cast<float>(config.get_double("layer_norm_eps", default_eps));
+  const double eps = config.get_double("layer_norm_eps", default_eps);
+  if (!(eps >= 0)) config.fail("layer_norm_eps", "expected a non-negative number, found " + std::to_string(eps));
+  shape.eps = static_cast<float>(eps);
   shape.act =
       compute::parse_activation(config.get_string("hidden_act", "gelu"), config.file() + ": field 'hidden_act'");
   return shape;

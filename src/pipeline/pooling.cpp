@@ -1,6 +1,7 @@
 #include "pipeline/pooling.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -51,10 +52,18 @@ PoolingConfig read_pooling_config(const std::string& file) {
   nlohmann::json j = io::read_json(file);
   io::JsonObject o(j, file);
   PoolingConfig cfg;
-  if (o.has("pooling_mode") && o.raw()["pooling_mode"].is_string()) {
-    auto m = pooling_mode_from_string(o.get_string("pooling_mode"));
-    if (!m) o.fail("pooling_mode", "unknown pooling mode \"" + o.get_string("pooling_mode") + "\"");
-    cfg.modes.push_back(*m);
+  if (o.has("word_embedding_dimension")) cfg.word_embedding_dimension = o.get_int("word_embedding_dimension");
+  cfg.include_prompt = o.get_bool("include_prompt", true);
+  // As sentence-transformers' Pooling: a pooling_mode string, lower-cased, replaces every pooling_mode_* flag.
+  if (o.has("pooling_mode") && !o.raw()["pooling_mode"].is_null()) {
+    std::string name = o.get_string("pooling_mode");
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    for (PoolingMode m : kOrder)
+      if (name == to_string(m)) cfg.modes = {m};
+    if (cfg.modes.empty())
+      o.fail("pooling_mode", "unknown pooling mode \"" + o.get_string("pooling_mode") +
+                                 "\" (expected cls, lasttoken, max, mean, mean_sqrt_len_tokens or weightedmean)");
+    return cfg;
   }
   const std::pair<const char*, PoolingMode> flags[] = {
       {"pooling_mode_cls_token", PoolingMode::Cls},
@@ -68,7 +77,6 @@ PoolingConfig read_pooling_config(const std::string& file) {
     if (o.get_bool(key, false)) cfg.modes.push_back(mode);
   cfg.modes = canonical_order(cfg.modes);
   if (cfg.modes.empty()) throw Error(file + ": no pooling_mode_* flag is true; expected at least one pooling mode");
-  cfg.include_prompt = o.get_bool("include_prompt", true);
   return cfg;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // sentence-transformers Pooling: token embeddings of one text -> one vector.
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "embed/model.hpp"
@@ -10,9 +12,10 @@ namespace embed::pipeline {
 struct PoolingConfig {
   std::vector<PoolingMode> modes;  // concatenated in sentence-transformers' order
   bool include_prompt = true;
+  std::optional<int64_t> word_embedding_dimension;  // as the file gives it (checked against the model)
 };
 
-// Reads 1_Pooling/config.json (every pooling_mode_* flag).
+// Reads 1_Pooling/config.json: the pooling_mode string, else every pooling_mode_* flag.
 PoolingConfig read_pooling_config(const std::string& file);
 
 // Pools `tokens` [len, hidden] (first `skip` tokens excluded from mean-like modes when a prompt is not

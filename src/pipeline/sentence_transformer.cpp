@@ -1,5 +1,5 @@
 // embed::Model: a sentence-transformers pipeline read from modules.json
-//   Transformer -> Pooling -> Dense* -> Normalize?
+//   Transformer -> Pooling -> (Dense | Normalize)*, the last ones in the file's order
 // or, for a plain transformers directory, Transformer -> mean pooling (as sentence-transformers does).
 #include <algorithm>
 #include <cmath>
@@ -27,10 +27,17 @@ struct Model::Impl {
   models::LoadedEncoder transformer;
   std::unique_ptr<Tokenizer> tokenizer;
   std::size_t max_seq_length = 0;
+  std::string max_seq_length_from;  // the file that set it, for messages (empty: the model's positions)
   bool do_lower_case = false;
-  pipeline::PoolingConfig pooling{{PoolingMode::Mean}, true};
+  pipeline::PoolingConfig pooling{{PoolingMode::Mean}, true, std::nullopt};
   std::vector<pipeline::DenseModule> dense;
-  bool normalize = false;
+  // What follows pooling, in modules.json's order: Dense module dense[dense_index], or Normalize.
+  struct Step {
+    bool normalize;
+    std::size_t dense_index;
+  };
+  std::vector<Step> after_pooling;
+  bool normalize = false;  // after_pooling has a Normalize step
   std::string similarity_fn_name = "cosine";
   int threads = 1;  // LoadOptions.threads, resolved
 
@@ -47,8 +54,9 @@ struct Model::Impl {
     std::size_t len = o.max_seq_length.value_or(max_seq_length);
     if (len == 0) throw Error("max_seq_length must be at least 1");
     if (transformer.encoder->max_positions() > 0 && len > transformer.encoder->max_positions())
-      throw Error("max_seq_length " + std::to_string(len) + " exceeds the model's " +
-                  std::to_string(transformer.encoder->max_positions()) + " positions");
+      throw Error("max_seq_length " + std::to_string(len) +
+                  (o.max_seq_length || max_seq_length_from.empty() ? "" : " (" + max_seq_length_from + ")") +
+                  " exceeds the model's " + std::to_string(transformer.encoder->max_positions()) + " positions");
     return len;
   }
 
@@ -187,6 +195,7 @@ void load_transformer(Model::Impl& m, const fs::path& dir, const LoadOptions& op
   const std::size_t positions = m.transformer.encoder->max_positions();
   if (auto configured = read_sentence_bert_config(dir, &m.do_lower_case)) {
     m.max_seq_length = *configured;
+    m.max_seq_length_from = (dir / "sentence_bert_config.json").string();
   } else {
     m.max_seq_length = tokenizer_model_max_length(dir).value_or(positions == 0 ? 512 : positions);
     if (positions > 0) m.max_seq_length = std::min(m.max_seq_length, positions);
@@ -239,6 +248,12 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
       io::JsonObject mod(modules[i], modules_file.string(), array_item(i));
       const std::string kind = module_kind(mod.get_string("type"));
       const fs::path path = m->dir / mod.get_string("path", "");
+      // The modules run in the file's order; embed runs Transformer, then Pooling, then Dense / Normalize.
+      const bool in_order = kind == "Transformer" ? i == 0 : kind == "Pooling" ? have_transformer && !have_pooling
+                                                                               : have_pooling;
+      if (!in_order && (kind == "Transformer" || kind == "Pooling" || kind == "Dense" || kind == "Normalize"))
+        mod.fail("type", kind + " module at position " + std::to_string(i + 1) +
+                             ": supported orders are Transformer, Pooling, then Dense / Normalize modules");
       if (kind == "Transformer") {
         load_transformer(*m, path, options);
         have_transformer = true;
@@ -246,8 +261,10 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
         m->pooling = pipeline::read_pooling_config((path / "config.json").string());
         have_pooling = true;
       } else if (kind == "Dense") {
+        m->after_pooling.push_back({false, m->dense.size()});
         m->dense.emplace_back(path);
       } else if (kind == "Normalize") {
+        m->after_pooling.push_back({true, 0});
         m->normalize = true;
       } else {
         mod.fail("type", "unsupported sentence-transformers module \"" + mod.get_string("type") +
@@ -255,11 +272,15 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
       }
     }
     if (!have_transformer) throw Error(modules_file.string() + ": no sentence_transformers.models.Transformer module");
-    (void)have_pooling;
   }
   read_similarity_config(*m);
+  const std::size_t hidden = m->transformer.encoder->hidden_size();
+  if (m->pooling.word_embedding_dimension && *m->pooling.word_embedding_dimension != static_cast<int64_t>(hidden))
+    throw Error(m->dir.string() + ": the Pooling module's word_embedding_dimension is " +
+                std::to_string(*m->pooling.word_embedding_dimension) + " but the transformer's hidden size is " +
+                std::to_string(hidden));
   // Check that the Dense chain fits the pooled width.
-  std::size_t width = m->pooling.modes.size() * m->transformer.encoder->hidden_size();
+  std::size_t width = m->pooling.modes.size() * hidden;
   for (const auto& d : m->dense) {
     if (d.in_features() != width)
       throw Error(m->dir.string() + ": Dense module expects " + std::to_string(d.in_features()) +
@@ -268,6 +289,19 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
   }
   return std::make_shared<Model>(std::move(m));
 }
+
+namespace {
+// Each row divided by its L2 norm (at least 1e-12), as torch.nn.functional.normalize.
+void l2_normalize_rows(Matrix& m) {
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    float* row = m.row(r);
+    double norm = 0.0;
+    for (std::size_t j = 0; j < m.cols; ++j) norm += static_cast<double>(row[j]) * row[j];
+    const double inv = 1.0 / std::max(std::sqrt(norm), 1e-12);
+    for (std::size_t j = 0; j < m.cols; ++j) row[j] = static_cast<float>(row[j] * inv);
+  }
+}
+}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -305,7 +339,14 @@ Matrix Model::encode(std::span<const std::string> texts, const EncodeOptions& op
     pipeline::pool(tokens, len, H, modes, pooled.row(index));
   });
   Matrix result = std::move(pooled);
-  for (const auto& d : impl_->dense) {
+  // The modules after pooling in their order; EncodeOptions::normalize false skips the Normalize ones, true
+  // adds one at the end of a model that has none.
+  for (const auto& step : impl_->after_pooling) {
+    if (step.normalize) {
+      if (normalize) l2_normalize_rows(result);
+      continue;
+    }
+    const auto& d = impl_->dense[step.dense_index];
     Matrix next;
     next.rows = result.rows;
     next.cols = d.out_features();
@@ -313,15 +354,7 @@ Matrix Model::encode(std::span<const std::string> texts, const EncodeOptions& op
     d.forward(result.data.data(), result.rows, next.data.data());
     result = std::move(next);
   }
-  if (normalize) {
-    for (std::size_t r = 0; r < result.rows; ++r) {
-      float* row = result.row(r);
-      double norm = 0.0;
-      for (std::size_t j = 0; j < result.cols; ++j) norm += static_cast<double>(row[j]) * row[j];
-      const double inv = 1.0 / std::max(std::sqrt(norm), 1e-12);
-      for (std::size_t j = 0; j < result.cols; ++j) row[j] = static_cast<float>(row[j] * inv);
-    }
-  }
+  if (normalize && !impl_->normalize) l2_normalize_rows(result);
   return result;
 }
 
