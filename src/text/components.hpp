@@ -1,6 +1,8 @@
 #pragma once
 // The tokenizer.json components implemented here (sentencepiece ones live in their own files).
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -226,8 +228,14 @@ class FlatStringTable {
   std::size_t mask_ = 0;
 };
 
+// Token ids are int32 here; tokenizers reads them as u32. Ids read from files must be in [0, kMaxTokenId].
+constexpr int64_t kMaxTokenId = std::numeric_limits<int32_t>::max();
+inline bool is_valid_token_id(int64_t id) { return id >= 0 && id <= kMaxTokenId; }
+
 // A {token: id} vocabulary indexed both ways: token -> id in a FlatStringTable, id -> token in a vector
-// (what WordPiece and BPE keep of it; negative ids are dropped).
+// (what WordPiece and BPE keep of it; negative ids are dropped). Ids may leave gaps (tokenizers allows it);
+// a vocabulary whose largest id is far above its size goes into a hash map instead, so one stray id cannot
+// make the table gigabytes.
 class VocabIndex {
  public:
   explicit VocabIndex(const Vocab& vocab);
@@ -238,16 +246,24 @@ class VocabIndex {
     return id;
   }
   std::optional<std::string> id_to_token(int32_t id) const {
-    if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) return std::nullopt;
+    if (id < 0) return std::nullopt;
+    if (!sparse_.empty()) {
+      auto it = sparse_.find(id);
+      return it == sparse_.end() ? std::nullopt : std::optional<std::string>(it->second);
+    }
+    if (static_cast<std::size_t>(id) >= tokens_.size()) return std::nullopt;
     return tokens_[static_cast<std::size_t>(id)];
   }
-  const std::string& token(int32_t id) const { return tokens_[static_cast<std::size_t>(id)]; }  // a valid id
+  const std::string& token(int32_t id) const {  // a valid id
+    return sparse_.empty() ? tokens_[static_cast<std::size_t>(id)] : sparse_.at(id);
+  }
   std::size_t size() const { return size_; }  // the vocabulary's entries
 
  private:
   std::size_t size_;
   FlatStringTable ids_;
-  std::vector<std::string> tokens_;  // "" for an id no token has
+  std::vector<std::string> tokens_;                  // "" for an id no token has (dense ids)
+  std::unordered_map<int32_t, std::string> sparse_;  // instead of tokens_ when the ids are sparse
 };
 
 // BPE merges: the pair of token ids (a, b) -> (rank, id of the merged token). Open addressing over one
@@ -290,7 +306,8 @@ class MergeTable {
 
 class WordPieceModel : public TokenModel {
  public:
-  WordPieceModel(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars);
+  // where: the file (and field) the vocabulary came from, for errors.
+  WordPieceModel(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars, std::string where);
   std::vector<Token> tokenize(std::string_view sequence) const override;
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::optional<std::string> id_to_token(int32_t id) const override;
@@ -300,6 +317,7 @@ class WordPieceModel : public TokenModel {
   VocabIndex vocab_;
   std::string unk_, prefix_;
   std::size_t max_chars_;
+  std::string where_;
   std::optional<int32_t> unk_id_;
   std::size_t max_token_bytes_ = 0;
   FlatStringTable continuations_;  // entries starting with the prefix, keyed without it

@@ -3,8 +3,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "embed/error.hpp"
 #include "io/json.hpp"
 #include "text/components.hpp"
@@ -25,33 +23,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct SpecialConfig {
-  nlohmann::json config;  // tokenizer_config.json merged with special_tokens_map.json
-  std::string get(const std::string& key, const std::string& fallback) const {
-    if (config.contains(key)) {
-      auto t = parse_special_token(config[key]);
-      if (t) return t->content;
-    }
-    return fallback;
-  }
-};
-
-SpecialConfig read_configs(const fs::path& dir) {
-  return {read_tokenizer_config(dir)};
-}
-
 // Added tokens: tokenizer_config.json "added_tokens_decoder" when present (ids and flags as
 // saved), else the special tokens of the config with ids from the vocabulary, plus added_tokens.json.
-void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& dir,
+void add_tokens(TokenizerPipeline& p, const TokenizerConfig& c, const fs::path& dir,
                 const std::vector<std::pair<std::string, bool>>& defaults /* content, lstrip */) {
-  if (c.config.contains("added_tokens_decoder") && c.config["added_tokens_decoder"].is_object()) {
-    for (auto it = c.config["added_tokens_decoder"].begin(); it != c.config["added_tokens_decoder"].end(); ++it) {
-      auto t = parse_special_token(it.value());
-      if (!t) continue;
-      t->id = std::stoi(it.key());
-      t->special = it.value().value("special", true);
-      p.added_tokens.push_back(*t);
-    }
+  if (auto saved = c.added_tokens_decoder()) {
+    p.added_tokens = std::move(*saved);
     return;
   }
   std::vector<AddedToken> list;
@@ -63,30 +40,24 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
     t.id = *id;
     list.push_back(std::move(t));
   };
-  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
-    if (c.config.contains(key)) {
-      if (auto t = parse_special_token(c.config[key])) push(*t);
-    }
-  }
-  if (c.config.contains("additional_special_tokens") && c.config["additional_special_tokens"].is_array())
-    for (const auto& v : c.config["additional_special_tokens"])
-      if (auto t = parse_special_token(v)) push(*t);
+  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"})
+    if (auto t = c.special_token(key)) push(*t);
+  for (auto& [t, plain] : c.additional_special_tokens(NormalizedFlag::AsSaved)) push(t);
   for (const auto& [content, lstrip] : defaults) {
-    AddedToken t;
+    AddedToken t{};
     t.content = content;
     t.special = true;
     t.normalized = false;
     t.lstrip = lstrip;
     push(t);
   }
-  auto added = read_optional_json_object(dir / "added_tokens.json");
-  for (auto it = added.begin(); it != added.end(); ++it) {
+  for (const auto& [content, id] : read_added_tokens_json(dir)) {
     bool known = false;
-    for (const auto& e : list) known = known || e.content == it.key();
-    if (known || !it.value().is_number_integer()) continue;
-    AddedToken t;
-    t.content = it.key();
-    t.id = it.value().get<int32_t>();
+    for (const auto& e : list) known = known || e.content == content;
+    if (known) continue;
+    AddedToken t{};
+    t.content = content;
+    t.id = id;
     t.special = false;
     t.normalized = true;
     list.push_back(t);
@@ -94,9 +65,10 @@ void add_tokens(TokenizerPipeline& p, const SpecialConfig& c, const fs::path& di
   p.added_tokens = std::move(list);
 }
 
-std::optional<bool> optional_bool(const nlohmann::json& c, const char* key) {
-  if (!c.contains(key) || c[key].is_null() || !c[key].is_boolean()) return std::nullopt;
-  return c[key].get<bool>();
+// A special token's content: the config's field, else the fallback.
+std::string special_content(const TokenizerConfig& c, const std::string& key, const std::string& fallback) {
+  auto t = c.special_token(key);
+  return t ? t->content : fallback;
 }
 
 int32_t require_id(const TokenizerPipeline& p, const std::string& token, const fs::path& file) {
@@ -131,21 +103,20 @@ std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir)
     if (!line.empty() && line.back() == '\r') line.pop_back();
     vocab.emplace(line, index++);
   }
-  auto c = read_configs(dir);
-  const auto& cfg = c.config;
-  std::string cls_name = cfg.value("tokenizer_class", std::string("BertTokenizer"));
+  const TokenizerConfig c(dir);
+  std::string cls_name = c.get_string("tokenizer_class", "BertTokenizer");
   bool mpnet = cls_name.rfind("MPNet", 0) == 0;
-  std::string unk = c.get("unk_token", "[UNK]");
-  std::string cls = c.get("cls_token", mpnet ? "<s>" : "[CLS]");
-  std::string sep = c.get("sep_token", mpnet ? "</s>" : "[SEP]");
+  std::string unk = special_content(c, "unk_token", "[UNK]");
+  std::string cls = special_content(c, "cls_token", mpnet ? "<s>" : "[CLS]");
+  std::string sep = special_content(c, "sep_token", mpnet ? "</s>" : "[SEP]");
 
   auto p = std::make_shared<TokenizerPipeline>();
-  bool lower = optional_bool(cfg, "do_lower_case").value_or(true);
-  bool chinese = optional_bool(cfg, "tokenize_chinese_chars").value_or(true);
-  std::optional<bool> strip = optional_bool(cfg, "strip_accents");
+  bool lower = c.get_bool("do_lower_case", true);
+  bool chinese = c.get_bool("tokenize_chinese_chars", true);
+  std::optional<bool> strip = c.get_optional_bool("strip_accents");
   p->normalizer = std::make_unique<BertNormalizer>(true, chinese, strip, lower);
   p->pre_tokenizer = std::make_unique<BertPreTokenizer>();
-  p->model = std::make_unique<WordPieceModel>(std::move(vocab), unk, "##", 100);
+  p->model = std::make_unique<WordPieceModel>(std::move(vocab), unk, "##", 100, vocab_file.string());
   int32_t cls_id = require_id(*p, cls, vocab_file), sep_id = require_id(*p, sep, vocab_file);
   if (mpnet) {
     // MPNet: <s> A </s> and <s> A </s></s> B </s>, all type id 0 (as MPNetTokenizer and the
@@ -181,21 +152,21 @@ std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
       throw Error(merges_file.string() + ": line " + std::to_string(lineno) + ": expected two tokens separated by a space");
     merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }
-  auto c = read_configs(dir);
-  std::string cls_name = c.config.value("tokenizer_class", std::string());
+  const TokenizerConfig c(dir);
+  std::string cls_name = c.get_string("tokenizer_class", "");
   bool has_cls_sep = vocab.count("[CLS]") && vocab.count("[SEP]");
   bool has_s = vocab.count("<s>") && vocab.count("</s>");
   enum { Gpt2, Roberta, Deberta } kind = Gpt2;
   if (cls_name.rfind("Deberta", 0) == 0 || (cls_name.empty() && has_cls_sep)) kind = Deberta;
   else if (cls_name.rfind("Roberta", 0) == 0 || (cls_name.empty() && has_s)) kind = Roberta;
-  bool add_prefix_space = c.config.value("add_prefix_space", false);
+  bool add_prefix_space = c.get_bool("add_prefix_space", false);
 
   auto p = std::make_shared<TokenizerPipeline>();
   p->pre_tokenizer = std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, true);
   p->model = std::make_unique<BpeModel>(std::move(vocab), merges, BpeModel::Options{}, merges_file.string());
   p->decoder = std::make_unique<ByteLevelDecoder>();
   if (kind == Roberta) {
-    std::string cls = c.get("cls_token", "<s>"), sep = c.get("sep_token", "</s>");
+    std::string cls = special_content(c, "cls_token", "<s>"), sep = special_content(c, "sep_token", "</s>");
     p->post_processor = std::make_unique<RobertaProcessing>(std::make_pair(sep, require_id(*p, sep, vocab_file)),
                                                             std::make_pair(cls, require_id(*p, cls, vocab_file)), true,
                                                             add_prefix_space);

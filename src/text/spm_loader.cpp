@@ -7,8 +7,6 @@
 #include <map>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "embed/error.hpp"
 #include "io/json.hpp"
 #include "text/components.hpp"
@@ -147,8 +145,8 @@ enum class Layout { DebertaV2, XLMRoberta, T5, Albert };
 struct Ctx {
   fs::path dir;
   std::string model_file;
-  nlohmann::json config;  // tokenizer_config.json with special_tokens_map.json on top
-  nlohmann::json added;   // added_tokens.json
+  std::optional<TokenizerConfig> config;  // tokenizer_config.json with special_tokens_map.json on top
+  std::map<std::string, int32_t> added;   // added_tokens.json
   SpmModelProto proto;
   std::vector<UnigramPiece> vocab;  // the pipeline's vocabulary (ids = positions)
   std::unordered_map<std::string, int32_t> index;
@@ -158,16 +156,16 @@ struct Ctx {
   std::unordered_map<int32_t, std::pair<bool, bool>> neighbor_strip;
 
   std::optional<AddedToken> special(const std::string& key, const std::string& fallback) const {
-    if (config.contains(key) && !config[key].is_null()) return parse_special_token(config[key], NormalizedFlag::Never);
+    if (config->has(key)) return config->special_token(key, NormalizedFlag::Never);
     if (fallback.empty()) return std::nullopt;
-    AddedToken t;
+    AddedToken t{};
     t.content = fallback;
     t.special = true;
     t.normalized = false;
     return t;
   }
   std::optional<int32_t> id_of(const std::string& content) const {
-    if (added.contains(content) && added[content].is_number_integer()) return added[content].get<int32_t>();
+    if (auto a = added.find(content); a != added.end()) return a->second;
     auto it = index.find(content);
     if (it != index.end()) return it->second;
     return std::nullopt;
@@ -177,9 +175,12 @@ struct Ctx {
     auto id = id_of(t.content);
     if (!id) {
       // Not in the vocabulary: appended after it (transformers' add_tokens).
-      int32_t next = static_cast<int32_t>(vocab.size());
-      for (const auto& a : added_tokens) next = std::max(next, a.id + 1);
-      id = next;
+      auto next = static_cast<int64_t>(vocab.size());
+      for (const auto& a : added_tokens) next = std::max(next, int64_t{a.id} + 1);
+      if (!is_valid_token_id(next))
+        throw Error((dir / "added_tokens.json").string() + ": token \"" + t.content + "\" would get id " +
+                    std::to_string(next) + ", above " + std::to_string(kMaxTokenId));
+      id = static_cast<int32_t>(next);
     }
     t.id = *id;
     for (const auto& a : added_tokens)
@@ -251,20 +252,25 @@ class SlowSpmPreTokenizer : public PreTokenizer {
 };
 
 Layout pick_layout(const Ctx& c) {
-  std::string cls = c.config.value("tokenizer_class", std::string());
+  std::string cls = c.config->get_string("tokenizer_class", "");
   auto has = [&](const char* s) { return cls.find(s) != std::string::npos; };
   if (has("DebertaV2")) return Layout::DebertaV2;
   if (has("XLMRoberta")) return Layout::XLMRoberta;
   if (has("T5") || has("MT5")) return Layout::T5;
   if (has("Albert")) return Layout::Albert;
   if (!cls.empty())
-    throw Error((c.dir / "tokenizer_config.json").string() + ": tokenizer_class \"" + cls +
+    throw Error(c.config->file_of("tokenizer_class") + ": tokenizer_class \"" + cls +
                 "\" is not supported for sentencepiece models (supported: DebertaV2Tokenizer, XLMRobertaTokenizer, "
                 "T5Tokenizer, AlbertTokenizer)");
   if (c.model_file == "spm.model") return Layout::DebertaV2;
   if (c.model_file == "sentencepiece.bpe.model") return Layout::XLMRoberta;
   if (c.index.count("[CLS]") && c.index.count("[SEP]")) return Layout::Albert;
   return Layout::T5;
+}
+
+// T5's extra_ids (<extra_id_N> tokens); bounded so that a stray value cannot add millions of tokens.
+int t5_extra_ids(const TokenizerConfig& config) {
+  return static_cast<int>(config.get_int("extra_ids", 100, 0, 100000));
 }
 
 std::vector<TemplateProcessing::Piece> tpl(std::initializer_list<std::pair<std::string, int32_t>> items) {
@@ -293,8 +299,8 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   if (c.proto.model_type != 1)
     throw Error(model_path.string() + ": sentencepiece model_type " + std::to_string(c.proto.model_type) +
                 (c.proto.model_type == 2 ? " (BPE)" : "") + " is not supported; only unigram models are");
-  c.config = read_tokenizer_config(dir);
-  c.added = read_optional_json_object(dir / "added_tokens.json");
+  c.config.emplace(dir);
+  c.added = read_added_tokens_json(dir);
   for (std::size_t i = 0; i < c.proto.pieces.size(); ++i) c.index.emplace(c.proto.pieces[i].piece, static_cast<int32_t>(i));
   const Layout layout = pick_layout(c);
 
@@ -311,7 +317,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   } else {
     c.vocab = c.proto.pieces;
     if (layout == Layout::T5) {
-      int extra = static_cast<int>(c.config.value("extra_ids", 100));
+      const int extra = t5_extra_ids(*c.config);
       for (int i = extra - 1; i >= 0; --i) c.vocab.push_back({"<extra_id_" + std::to_string(i) + ">", 0.0, PieceType::Control});
     }
   }
@@ -332,7 +338,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
     auto t = c.special(key, fallback);
     if (!t) return std::nullopt;
     std::string content = t->content;
-    bool plain = !(c.config.contains(key) && c.config[key].is_object());
+    bool plain = !c.config->has(key) || c.config->is_plain_string(key);
     int32_t id = c.add(*t, plain);
     return std::make_pair(content, id);
   };
@@ -361,7 +367,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
       eos = reg("eos_token", "</s>");
       reg("unk_token", "<unk>");
       reg("pad_token", "<pad>");
-      int extra = static_cast<int>(c.config.value("extra_ids", 100));
+      const int extra = t5_extra_ids(*c.config);
       for (int i = 0; i < extra; ++i) {
         AddedToken t;
         t.content = "<extra_id_" + std::to_string(i) + ">";
@@ -372,18 +378,15 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
       break;
     }
   }
-  if (c.config.contains("additional_special_tokens") && c.config["additional_special_tokens"].is_array())
-    for (const auto& v : c.config["additional_special_tokens"])
-      if (auto t = parse_special_token(v, NormalizedFlag::Never)) c.add(*t, v.is_string());
+  for (auto& [t, plain] : c.config->additional_special_tokens(NormalizedFlag::Never)) c.add(t, plain);
   // Other entries of added_tokens.json (not special).
-  for (auto it = c.added.begin(); it != c.added.end(); ++it) {
-    if (!it.value().is_number_integer()) continue;
+  for (const auto& [content, id] : c.added) {
     bool known = false;
-    for (const auto& a : c.added_tokens) known = known || a.content == it.key();
+    for (const auto& a : c.added_tokens) known = known || a.content == content;
     if (known) continue;
-    AddedToken t;
-    t.content = it.key();
-    t.id = it.value().get<int32_t>();
+    AddedToken t{};
+    t.content = content;
+    t.id = id;
     t.special = false;
     t.normalized = false;
     c.added_tokens.push_back(t);
@@ -400,14 +403,14 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
                       ? std::make_shared<const CharsMap>()
                       : std::make_shared<const CharsMap>(c.proto.precompiled_charsmap, model_path.string() + ": normalizer_spec.precompiled_charsmap");
   std::vector<std::unique_ptr<Normalizer>> norms;
-  bool lower = c.config.value("do_lower_case", layout == Layout::Albert);
+  bool lower = c.config->get_bool("do_lower_case", layout == Layout::Albert);
   if (layout == Layout::Albert) {
     TextPattern a, b;
     a.literal = "``";
     b.literal = "''";
     norms.push_back(std::make_unique<ReplaceNormalizer>(a, "\""));
     norms.push_back(std::make_unique<ReplaceNormalizer>(b, "\""));
-    if (!c.config.value("keep_accents", false)) {
+    if (!c.config->get_bool("keep_accents", false)) {
       norms.push_back(std::make_unique<UnicodeNormalizer>(UnicodeForm::NFKD));
       norms.push_back(std::make_unique<StripAccentsNormalizer>());
     }

@@ -260,8 +260,9 @@ SplitBehavior parse_behavior(const JsonNode& n, const std::string& key, SplitBeh
 
 std::pair<std::string, int32_t> parse_token_pair(const JsonNode& n) {
   const auto& v = n.value();
-  if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_integer()) n.fail("expected [\"token\", id]");
-  return {std::string(v[0].string()), static_cast<int32_t>(v[1].integer())};
+  if (!v.is_array() || v.size() != 2 || !v[0].is_string()) n.fail("expected [\"token\", id]");
+  std::string token(v[0].string());
+  return {token, read_token_id(n, v[1], "token \"" + token + "\"")};
 }
 
 std::unique_ptr<Normalizer> b_bert_normalizer(const JsonNode& n) {
@@ -323,13 +324,23 @@ std::unique_ptr<PreTokenizer> b_seq_pre(const JsonNode& n) {
 
 }  // namespace
 
+int32_t read_token_id(const JsonNode& where, io::JsonValue value, const std::string& what) {
+  const std::string prefix = what.empty() ? "" : what + ": ";
+  if (!value.is_integer()) where.fail(prefix + "expected an integer id, found " + value.type_name());
+  const int64_t id = value.integer();  // saturates at 2^63 - 1
+  if (!is_valid_token_id(id))
+    where.fail(prefix + "id " + (id == std::numeric_limits<int64_t>::max() ? ">= 2^63 - 1" : std::to_string(id)) +
+               " is outside 0 to " + std::to_string(kMaxTokenId));
+  return static_cast<int32_t>(id);
+}
+
 Vocab parse_vocab_object(const JsonNode& v) {
   if (!v.value().is_object()) v.fail(std::string("expected an object {token: id}, found ") + v.value().type_name());
   Vocab vocab;
   vocab.reserve(v.value().size());
   v.value().for_each_member([&](std::string_view token, io::JsonValue id) {
-    if (!id.is_integer()) v.fail("token \"" + std::string(token) + "\": expected an integer id");
-    vocab.insert_or_assign(std::string(token), static_cast<int32_t>(id.integer()));  // a repeated token: the last id
+    const int32_t value = read_token_id(v, id, "token \"" + std::string(token) + "\"");
+    vocab.insert_or_assign(std::string(token), value);  // a repeated token: the last id
   });
   return vocab;
 }
@@ -339,7 +350,8 @@ namespace {
 std::unique_ptr<TokenModel> b_wordpiece(const JsonNode& n) {
   return std::make_unique<WordPieceModel>(parse_vocab_object(n.child("vocab")), n.get_string("unk_token", "[UNK]"),
                                           n.get_string("continuing_subword_prefix", "##"),
-                                          static_cast<std::size_t>(n.get_int("max_input_chars_per_word", 100)));
+                                          static_cast<std::size_t>(n.get_int("max_input_chars_per_word", 100)),
+                                          n.file() + ": " + n.path());
 }
 
 std::unique_ptr<TokenModel> b_bpe(const JsonNode& n) {
@@ -429,10 +441,7 @@ std::unique_ptr<PostProcessor> b_template_proc(const JsonNode& n) {
     st.value().for_each_member([&](std::string_view key, io::JsonValue value) {
       JsonNode e(value, n.file(), st.path() + "." + std::string(key));
       TemplateProcessing::SpecialTokens t;
-      e.child("ids").for_each([&](const JsonNode& id) {
-        if (!id.value().is_integer()) id.fail(std::string("expected an integer id, found ") + id.value().type_name());
-        t.ids.push_back(static_cast<int32_t>(id.value().integer()));
-      });
+      e.child("ids").for_each([&](const JsonNode& id) { t.ids.push_back(read_token_id(id, id.value(), "")); });
       e.child("tokens").for_each([&](const JsonNode& token) {
         if (!token.value().is_string()) token.fail(std::string("expected a string, found ") + token.value().type_name());
         t.tokens.emplace_back(token.value().string());
@@ -483,8 +492,9 @@ std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(io::JsonValue root, cons
   if (top.has("added_tokens")) {
     top.child("added_tokens").for_each([&](const JsonNode& t) {
       AddedToken a;
-      a.id = static_cast<int32_t>(t.get_int("id"));
       a.content = t.get_string("content");
+      const JsonNode id = t.child("id");
+      a.id = read_token_id(id, id.value(), "token \"" + a.content + "\"");
       a.single_word = t.get_bool("single_word", false);
       a.lstrip = t.get_bool("lstrip", false);
       a.rstrip = t.get_bool("rstrip", false);
@@ -506,7 +516,12 @@ std::shared_ptr<TokenizerPipeline> parse_tokenizer_json(io::JsonValue root, cons
       if (auto id = p->model->token_to_id(a.content)) {
         a.id = *id;
       } else {
-        a.id = static_cast<int32_t>(!max_id ? vocab_size : (*max_id >= vocab_size || vocab_size == 0) ? *max_id + 1 : vocab_size);
+        const uint64_t next =
+            !max_id ? vocab_size : (*max_id >= vocab_size || vocab_size == 0) ? *max_id + 1ull : vocab_size;
+        if (!is_valid_token_id(static_cast<int64_t>(next)))
+          top.child("added_tokens").fail("token \"" + a.content + "\" would get id " + std::to_string(next) +
+                                         ", above " + std::to_string(kMaxTokenId));
+        a.id = static_cast<int32_t>(next);
       }
       seen[a.content] = a.id;
       max_id = max_id ? std::max(*max_id, static_cast<uint32_t>(a.id)) : static_cast<uint32_t>(a.id);

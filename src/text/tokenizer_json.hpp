@@ -64,6 +64,10 @@ std::unique_ptr<TokenModel> build_model(const JsonNode& node);
 std::unique_ptr<PostProcessor> build_post_processor(const JsonNode& node);
 std::unique_ptr<Decoder> build_decoder(const JsonNode& node);
 
+// `value` (found at `where`) as a token id: an integer in [0, kMaxTokenId] (tokenizers reads u32 ids; ours are
+// int32). Otherwise "<file>: <path>: <what>: id 4294967301 is outside 0 to 2147483647" (what may be empty).
+int32_t read_token_id(const JsonNode& where, io::JsonValue value, const std::string& what);
+
 // {token: id} (a BPE or WordPiece vocabulary; a repeated token keeps its last id).
 Vocab parse_vocab_object(const JsonNode& node);
 

@@ -293,6 +293,9 @@ std::optional<std::string> UnigramModel::id_to_token(int32_t id) const {
 std::unique_ptr<TokenModel> build_unigram_model(const JsonNode& n) {
   auto v = n.child("vocab");
   if (v.size() == 0) v.fail("the Unigram vocabulary is empty");
+  // A piece's id is its position: each must fit an int32 (tokenizers: u32).
+  if (v.size() - 1 > static_cast<std::size_t>(kMaxTokenId))
+    v.fail(std::to_string(v.size()) + " pieces: ids would pass " + std::to_string(kMaxTokenId));
   std::vector<UnigramPiece> pieces;
   pieces.reserve(v.size());
   v.value().for_each([&](io::JsonValue e) {

@@ -27,15 +27,22 @@ void FlatStringTable::build(const std::vector<std::pair<std::string_view, int32_
   }
 }
 
+// Dense when the largest id is below twice the entries plus this slack: real vocabularies are dense (a few
+// gaps at most), and the vector wastes at most that many empty strings; anything sparser is hashed.
+constexpr std::size_t kDenseIdSlack = 4096;
+
 VocabIndex::VocabIndex(const Vocab& vocab) : size_(vocab.size()) {
   int32_t max_id = -1;
   for (const auto& entry : vocab) max_id = std::max(max_id, entry.second);
-  tokens_.resize(static_cast<std::size_t>(max_id + 1));
+  const auto table_size = static_cast<std::size_t>(max_id) + 1;
+  const bool dense = table_size <= 2 * vocab.size() + kDenseIdSlack;
+  if (dense) tokens_.resize(table_size);
   std::vector<std::pair<std::string_view, int32_t>> entries;  // views of the vocabulary's keys
   entries.reserve(vocab.size());
   for (const auto& [token, id] : vocab) {
     if (id < 0) continue;
-    tokens_[static_cast<std::size_t>(id)] = token;
+    if (dense) tokens_[static_cast<std::size_t>(id)] = token;
+    else sparse_[id] = token;
     entries.emplace_back(token, id);
   }
   ids_.build(entries);

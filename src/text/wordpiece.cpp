@@ -5,8 +5,13 @@
 
 namespace embed::text {
 
-WordPieceModel::WordPieceModel(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars)
-    : vocab_(vocab), unk_(std::move(unk_token)), prefix_(std::move(prefix)), max_chars_(max_chars) {
+WordPieceModel::WordPieceModel(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars,
+                               std::string where)
+    : vocab_(vocab),
+      unk_(std::move(unk_token)),
+      prefix_(std::move(prefix)),
+      max_chars_(max_chars),
+      where_(std::move(where)) {
   std::vector<std::pair<std::string_view, int32_t>> conts;  // views of the vocabulary's keys
   for (const auto& [t, id] : vocab) {
     max_token_bytes_ = std::max(max_token_bytes_, t.size());
@@ -20,7 +25,10 @@ WordPieceModel::WordPieceModel(Vocab vocab, std::string unk_token, std::string p
 std::vector<Token> WordPieceModel::tokenize(std::string_view seq) const {
   std::vector<Token> out;
   auto unk = [&]() {
-    if (!unk_id_) throw Error("WordPiece: unknown token \"" + unk_ + "\" is not in the vocabulary");
+    // Checked here, not when loading: like tokenizers, a vocabulary without it works until a word needs it.
+    if (!unk_id_)
+      throw Error(where_ + ": WordPiece unknown token \"" + unk_ + "\" is not in the vocabulary (" +
+                  std::to_string(vocab_.size()) + " entries); a word with no split into vocabulary entries needs it");
     return std::vector<Token>{Token{*unk_id_, unk_, {0, seq.size()}}};
   };
   if (count_chars(seq) > max_chars_) return unk();
