@@ -2,11 +2,15 @@
 #include <cstring>
 #include <fstream>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include "embed/error.hpp"
 #include "embed/model.hpp"
+#include "embed/tokenizer.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 #include "io/tensor_data.hpp"
 #include "models/encoder.hpp"
 #include "support/test_support.hpp"
@@ -49,6 +53,32 @@ fs::path copy_of_bert_tiny() {
   for (auto& e : fs::recursive_directory_iterator(dir))
     fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
   return dir;
+}
+
+// `file` in `dir` replaced by a symlink to `target`.
+void replace_with_symlink(const fs::path& dir, const std::string& file, const fs::path& target) {
+  fs::remove_all(dir / file);
+  fs::create_symlink(target, dir / file);
+}
+
+// `file` in `dir` replaced by a FIFO: a reader that opens it without checking waits for a writer forever.
+void replace_with_fifo(const fs::path& dir, const std::string& file) {
+  fs::remove_all(dir / file);
+  ASSERT_EQ(::mkfifo((dir / file).c_str(), 0600), 0) << (dir / file);
+}
+
+// `file` in `dir` replaced by an empty directory.
+void replace_with_directory(const fs::path& dir, const std::string& file) {
+  fs::remove_all(dir / file);
+  fs::create_directory(dir / file);
+}
+
+std::string load_error(const fs::path& dir) {
+  return error_of([&] { embed::Model::load(dir.string()); });
+}
+
+std::string tokenizer_error(const fs::path& dir) {
+  return error_of([&] { embed::Tokenizer::from_directory(dir); });
 }
 
 }  // namespace
@@ -215,4 +245,125 @@ TEST(ModelFileErrors, ImpossibleConfigValuesNameTheField) {
     write_file(dir / "config.json", j.dump(2));
     EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }), message);
   }
+}
+
+// A shape whose byte size overflows 64 bits must not wrap around to the span the header gives.
+TEST(SafetensorsErrors, ShapeWhoseByteSizeOverflows) {
+  auto f = make_temp_dir("st") / "model.safetensors";
+  // (2^62 + 256) * 4 elements * 4 bytes = 2^64 + 4096: wraps to the 4096 bytes given.
+  write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4611686018427388160,4],"data_offsets":[0,4096]}})",
+                                  std::string(4096, '\0')));
+  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  EXPECT_CONTAINS(msg, f.string() + ": tensor 'w': shape [4611686018427388160, 4] of F32 is too large");
+  // 2^62 * 4 elements * 4 bytes = 2^66: wraps to 0, the span of an empty tensor.
+  write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", ""));
+  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }),
+                  "shape [4611686018427387904, 4] of F32 is too large");
+}
+
+TEST(ModelFileErrors, EmptyWeightMapNamesTheIndex) {
+  auto dir = copy_of_bert_tiny();
+  fs::remove(dir / "model.safetensors");
+  write_file(dir / "model.safetensors.index.json", R"({"metadata": {}, "weight_map": {}})");
+  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  EXPECT_CONTAINS(msg, (dir / "model.safetensors.index.json").string() + ": field 'weight_map': is empty");
+}
+
+// model_file_present: false only when nothing is there; a regular file is there; anything else is an error.
+TEST(ModelFileChecks, PresentAbsentAndDangling) {
+  auto dir = make_temp_dir("present");
+  write_file(dir / "file.json", "{}");
+  EXPECT_TRUE(embed::io::model_file_present(dir / "file.json"));
+  EXPECT_FALSE(embed::io::model_file_present(dir / "absent.json"));
+  EXPECT_FALSE(embed::io::model_file_present(dir / "absent" / "file.json"));
+  fs::create_symlink("file.json", dir / "link.json");
+  EXPECT_TRUE(embed::io::model_file_present(dir / "link.json"));
+  fs::create_symlink("../blobs/missing", dir / "dangling.json");
+  EXPECT_CONTAINS(error_of([&] { embed::io::model_file_present(dir / "dangling.json"); }),
+                  (dir / "dangling.json").string() + ": is a broken symlink to ../blobs/missing; the download looks "
+                  "incomplete");
+  EXPECT_TRUE(embed::io::model_directory_present(dir));
+  EXPECT_FALSE(embed::io::model_directory_present(dir / "absent"));
+  EXPECT_FALSE(embed::io::model_directory_present(dir / "file.json"));
+  EXPECT_CONTAINS(error_of([&] { embed::io::model_directory_present(dir / "dangling.json"); }), "is a broken symlink");
+}
+
+// A device behind a symlink would be read without end (/dev/zero filled memory until the process was killed,
+// /dev/urandom never ended); a FIFO blocked the open forever.
+TEST(ModelFileErrors, SpecialFilesAreRefusedByName) {
+  auto dir = copy_of_bert_tiny();
+  replace_with_symlink(dir, "config.json", "/dev/zero");
+  EXPECT_CONTAINS(load_error(dir), (dir / "config.json").string() + ": is not a regular file (a character device)");
+  replace_with_fifo(dir, "config.json");
+  EXPECT_CONTAINS(load_error(dir), (dir / "config.json").string() + ": is not a regular file (a FIFO)");
+
+  auto tok = copy_of_bert_tiny();
+  replace_with_symlink(tok, "tokenizer.json", "/dev/urandom");
+  EXPECT_CONTAINS(tokenizer_error(tok),
+                  (tok / "tokenizer.json").string() + ": is not a regular file (a character device)");
+  fs::remove(tok / "tokenizer.json");
+  replace_with_fifo(tok, "vocab.txt");
+  EXPECT_CONTAINS(tokenizer_error(tok), (tok / "vocab.txt").string() + ": is not a regular file (a FIFO)");
+
+  auto weights = copy_of_bert_tiny();
+  replace_with_fifo(weights, "model.safetensors");
+  EXPECT_CONTAINS(load_error(weights), (weights / "model.safetensors").string() + ": is not a regular file (a FIFO)");
+}
+
+// A directory where a file belongs read as an empty file ("invalid JSON ... unexpected end of input") or
+// failed to map ("No such device").
+TEST(ModelFileErrors, DirectoryWhereAFileBelongs) {
+  for (const std::string file : {"config.json", "modules.json", "model.safetensors", "sentence_bert_config.json"}) {
+    auto dir = copy_of_bert_tiny();
+    replace_with_directory(dir, file);
+    EXPECT_CONTAINS(load_error(dir), (dir / file).string() + ": is a directory, expected a file");
+  }
+  auto tok = copy_of_bert_tiny();
+  replace_with_directory(tok, "tokenizer.json");
+  EXPECT_CONTAINS(tokenizer_error(tok), (tok / "tokenizer.json").string() + ": is a directory, expected a file");
+}
+
+// A half-downloaded Hugging Face cache links files to blobs that are not there: that is an error, not an absent
+// optional file (modules.json absent meant mean pooling without Normalize; tokenizer.json absent, vocab.txt).
+TEST(ModelFileErrors, BrokenSymlinkIsNotAnAbsentFile) {
+  for (const std::string file : {"modules.json", "sentence_bert_config.json", "tokenizer.json", "config.json",
+                                 "model.safetensors", "config_sentence_transformers.json"}) {
+    SCOPED_TRACE(file);
+    auto dir = copy_of_bert_tiny();
+    replace_with_symlink(dir, file, "../blobs/missing");
+    EXPECT_CONTAINS(load_error(dir), (dir / file).string() + ": is a broken symlink to ../blobs/missing; the "
+                    "download looks incomplete");
+  }
+  auto tok = copy_of_bert_tiny();
+  replace_with_symlink(tok, "tokenizer.json", "../blobs/missing");
+  EXPECT_CONTAINS(tokenizer_error(tok), (tok / "tokenizer.json").string() + ": is a broken symlink");
+  fs::remove(tok / "tokenizer.json");  // vocab.txt then reads tokenizer_config.json's special tokens
+  replace_with_symlink(tok, "tokenizer_config.json", "../blobs/missing");
+  EXPECT_CONTAINS(tokenizer_error(tok), (tok / "tokenizer_config.json").string() + ": is a broken symlink");
+}
+
+// A symlink loop was a std::filesystem error ("internal error: filesystem error: status: Too many levels ...").
+TEST(ModelFileErrors, SymlinkLoopIsNamed) {
+  for (const std::string file : {"config.json", "model.safetensors", "modules.json"}) {
+    auto dir = copy_of_bert_tiny();
+    replace_with_symlink(dir, file, file);
+    EXPECT_CONTAINS(load_error(dir), (dir / file).string() + ": is a symlink loop");
+  }
+  auto loop = make_temp_dir("loop") / "model";
+  fs::create_symlink("model", loop);
+  EXPECT_CONTAINS(load_error(loop), loop.string() + ": is a symlink loop");
+  for (const std::string command : {"encode", "tokenize"}) {
+    auto r = embed::testing::run_cli({command, "-m", loop.string(), "hi"});
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_CONTAINS(r.err, "embed: error: " + loop.string() + ": is a symlink loop");
+  }
+}
+
+// The CLI end to end: a FIFO config.json made `embed encode` hang.
+TEST(ModelFileErrors, CliNamesASpecialFile) {
+  auto dir = copy_of_bert_tiny();
+  replace_with_fifo(dir, "config.json");
+  auto r = embed::testing::run_cli({"encode", "-m", dir.string(), "hi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "embed: error: " + (dir / "config.json").string() + ": is not a regular file (a FIFO)");
 }

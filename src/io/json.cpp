@@ -1,20 +1,11 @@
 #include "io/json.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include "embed/error.hpp"
+#include "io/model_file.hpp"
 
 namespace embed::io {
 
-std::string read_file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(path.string() + ": read error");
-  return ss.str();
-}
+std::string read_file_bytes(const std::filesystem::path& path) { return read_model_file(path); }
 
 nlohmann::json parse_json(const std::string& text, const std::string& what) {
   try {

@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include "embed/error.hpp"
+#include "io/model_file.hpp"
 
 namespace embed::io {
 
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(path.string() + ": cannot open: " + std::strerror(errno));
+  int fd = open_model_file(path);  // a regular file: mapping a FIFO or device fails or never ends
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int err = errno;

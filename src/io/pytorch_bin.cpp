@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "embed/error.hpp"
+#include "io/model_file.hpp"
 #include "io/pickle.hpp"
 #include "io/tensor_data.hpp"
 #include "io/zip_archive.hpp"
@@ -28,8 +29,7 @@ std::string shape_string(const std::vector<int64_t>& v) {
 
 // What the first bytes say the file is, before trusting it to be a zip archive.
 void check_format(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open");
+  std::ifstream in = open_model_stream(path);
   char head[512] = {};
   in.read(head, sizeof head);
   const std::size_t got = static_cast<std::size_t>(in.gcount());

@@ -26,6 +26,21 @@ DType parse_dtype(const std::string& s, const std::string& where) {
   throw Error(where + ": unknown dtype \"" + s + "\" (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)");
 }
 
+// The bytes a tensor of `shape` and `dtype` takes; a product past 64 bits is an error, not a wrapped size that
+// could match a short span.
+std::size_t byte_size(const std::vector<int64_t>& shape, DType dtype, const std::string& where) {
+  uint64_t bytes = dtype_size(dtype);
+  for (const int64_t d : shape) {
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) {
+      std::string dims;
+      for (const int64_t e : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(e);
+      throw Error(where + ": shape [" + dims + "] of " + dtype_name(dtype) + " is too large (its size in bytes "
+                  "overflows 64 bits)");
+    }
+  }
+  return bytes;
+}
+
 class SafetensorsFile : public TensorSource {
  public:
   explicit SafetensorsFile(const std::filesystem::path& path) : file_(path) {
@@ -66,7 +81,7 @@ class SafetensorsFile : public TensorSource {
       if (begin > end || end > body_size)
         throw Error(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                     "] out of range (data section is " + std::to_string(body_size) + " bytes)");
-      const std::size_t expected = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype);
+      const std::size_t expected = byte_size(t.shape, t.dtype, where);
       if (end - begin != expected)
         throw Error(where + ": data_offsets span " + std::to_string(end - begin) + " bytes but dtype " +
                     dtype_name(t.dtype) + " and its shape need " + std::to_string(expected));

@@ -5,6 +5,7 @@
 
 #include "embed/error.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 #include "io/tensor_data.hpp"
 
 namespace embed::io {
@@ -172,9 +173,9 @@ FloatTensor WeightStore::get_owned(const std::string& name, const std::vector<in
 
 std::vector<std::shared_ptr<TensorSource>> open_model_weights(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  if (fs::exists(dir / "model.safetensors")) return {open_safetensors(dir / "model.safetensors")};
+  if (model_file_present(dir / "model.safetensors")) return {open_safetensors(dir / "model.safetensors")};
   const fs::path index = dir / "model.safetensors.index.json";
-  if (fs::exists(index)) {
+  if (model_file_present(index)) {
     nlohmann::json j = read_json(index);
     JsonObject root(j, index.string());
     const auto& map = root.get("weight_map");
@@ -184,6 +185,8 @@ std::vector<std::shared_ptr<TensorSource>> open_model_weights(const std::filesys
       if (!file.is_string()) root.fail("weight_map." + name, "expected a shard file name");
       shards.insert(file.get<std::string>());
     }
+    // No shard means no tensor at all: say so here, naming the index, not later as a missing tensor of no file.
+    if (shards.empty()) root.fail("weight_map", "is empty; expected {tensor name: shard file} for every tensor");
     std::vector<std::shared_ptr<TensorSource>> sources;
     for (const auto& shard : shards) {
       if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
@@ -192,7 +195,7 @@ std::vector<std::shared_ptr<TensorSource>> open_model_weights(const std::filesys
     }
     return sources;
   }
-  if (fs::exists(dir / "pytorch_model.bin")) return {open_pytorch_bin(dir / "pytorch_model.bin")};
+  if (model_file_present(dir / "pytorch_model.bin")) return {open_pytorch_bin(dir / "pytorch_model.bin")};
   throw Error(dir.string() + ": no weights found (expected model.safetensors, model.safetensors.index.json or "
               "pytorch_model.bin)");
 }

@@ -1,13 +1,14 @@
 // Loading a transformer directory: config.json + weights -> Encoder.
 #include "compute/threads.hpp"
 #include "embed/error.hpp"
+#include "io/model_file.hpp"
 #include "models/encoder.hpp"
 
 namespace embed::models {
 
 LoadedEncoder load_encoder(const std::filesystem::path& dir, const LoadOptions& options) {
   const auto config_file = dir / "config.json";
-  if (!std::filesystem::exists(config_file))
+  if (!io::model_file_present(config_file))
     throw Error(dir.string() + ": missing config.json (expected a Hugging Face model directory)");
   LoadedEncoder loaded;
   loaded.config = io::read_json(config_file);

@@ -11,6 +11,7 @@
 #include "embed/model.hpp"
 #include "compute/threads.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 #include "io/tensor_data.hpp"
 #include "models/encoder.hpp"
 #include "pipeline/batch_plan.hpp"
@@ -167,7 +168,7 @@ std::string module_kind(const std::string& type) {
 // sentence_bert_config.json: max_seq_length (when present) and do_lower_case.
 std::optional<std::size_t> read_sentence_bert_config(const fs::path& transformer_dir, bool* do_lower_case) {
   const fs::path file = transformer_dir / "sentence_bert_config.json";
-  if (!fs::exists(file)) return std::nullopt;
+  if (!io::model_file_present(file)) return std::nullopt;
   nlohmann::json j = io::read_json(file);
   io::JsonObject o(j, file.string());
   if (do_lower_case) *do_lower_case = o.get_bool("do_lower_case", false);
@@ -180,7 +181,7 @@ std::optional<std::size_t> read_sentence_bert_config(const fs::path& transformer
 // tokenizer_config.json's model_max_length, ignoring transformers' "no limit" sentinel (~1e30).
 std::optional<std::size_t> tokenizer_model_max_length(const fs::path& transformer_dir) {
   const fs::path file = transformer_dir / "tokenizer_config.json";
-  if (!fs::exists(file)) return std::nullopt;
+  if (!io::model_file_present(file)) return std::nullopt;
   nlohmann::json j = io::read_json(file);
   auto it = j.find("model_max_length");
   if (it == j.end() || !it->is_number() || it->get<double>() < 1 || it->get<double>() > 1e9) return std::nullopt;
@@ -204,7 +205,7 @@ void load_transformer(Model::Impl& m, const fs::path& dir, const LoadOptions& op
 
 void read_similarity_config(Model::Impl& m) {
   const fs::path file = m.dir / "config_sentence_transformers.json";
-  if (!fs::exists(file)) return;
+  if (!io::model_file_present(file)) return;
   nlohmann::json j = io::read_json(file);
   io::JsonObject o(j, file.string());
   m.similarity_fn_name = o.get_string("similarity_fn_name", "cosine");
@@ -214,7 +215,7 @@ void read_similarity_config(Model::Impl& m) {
 
 fs::path transformer_directory(const fs::path& dir) {
   const fs::path modules_file = dir / "modules.json";
-  if (!fs::exists(modules_file)) return dir;
+  if (!io::model_file_present(modules_file)) return dir;
   nlohmann::json modules = io::read_json(modules_file);
   if (!modules.is_array()) throw Error(modules_file.string() + ": expected a JSON array of modules");
   for (std::size_t i = 0; i < modules.size(); ++i) {
@@ -234,11 +235,11 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
   auto m = std::make_unique<Impl>();
   m->dir = fs::path(path_or_id);
   m->threads = compute::resolve_threads(options.threads);
-  if (!fs::is_directory(m->dir))
+  if (!io::model_directory_present(m->dir))
     throw Error(path_or_id + ": not a model directory (no such directory; a Hub id such as " +
                 "sentence-transformers/all-MiniLM-L6-v2 cannot be fetched yet: give the path of its downloaded files)");
   const fs::path modules_file = m->dir / "modules.json";
-  if (!fs::exists(modules_file)) {
+  if (!io::model_file_present(modules_file)) {
     load_transformer(*m, m->dir, options);  // plain transformers directory: mean pooling, no normalize
   } else {
     nlohmann::json modules = io::read_json(modules_file);

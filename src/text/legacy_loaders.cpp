@@ -5,6 +5,7 @@
 
 #include "embed/error.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 #include "text/components.hpp"
 #include "text/special_tokens_files.hpp"
 #include "text/tokenizer_json.hpp"
@@ -93,7 +94,7 @@ std::unique_ptr<TemplateProcessing> bert_template(const std::string& cls, int32_
 
 std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir) {
   fs::path vocab_file = dir / "vocab.txt";
-  std::ifstream in(vocab_file, std::ios::binary);
+  std::ifstream in = io::open_model_stream(vocab_file);
   if (!in) throw Error(vocab_file.string() + ": cannot open file");
   Vocab vocab;
   std::string line;
@@ -137,7 +138,7 @@ std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
   fs::path vocab_file = dir / "vocab.json", merges_file = dir / "merges.txt";
   const io::JsonDocument vocab_json(vocab_file);
   Vocab vocab = parse_vocab_object(JsonNode(vocab_json.root(), vocab_file.string(), ""));
-  std::ifstream in(merges_file, std::ios::binary);
+  std::ifstream in = io::open_model_stream(merges_file);
   if (!in) throw Error(merges_file.string() + ": cannot open file");
   std::vector<std::pair<std::string, std::string>> merges;
   std::string line;
@@ -186,12 +187,13 @@ std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
 }
 
 std::shared_ptr<const TokenizerPipeline> load_tokenizer_directory(const fs::path& dir) {
-  if (!fs::is_directory(dir)) throw Error(dir.string() + ": not a directory");
-  if (fs::exists(dir / "tokenizer.json")) return load_tokenizer_json(dir / "tokenizer.json");
-  if (fs::exists(dir / "vocab.txt")) return load_wordpiece_vocab_txt(dir);
-  if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) return load_byte_level_bpe(dir);
+  if (!io::model_directory_present(dir)) throw Error(dir.string() + ": not a directory");
+  if (io::model_file_present(dir / "tokenizer.json")) return load_tokenizer_json(dir / "tokenizer.json");
+  if (io::model_file_present(dir / "vocab.txt")) return load_wordpiece_vocab_txt(dir);
+  if (io::model_file_present(dir / "vocab.json") && io::model_file_present(dir / "merges.txt"))
+    return load_byte_level_bpe(dir);
   for (const char* f : {"spm.model", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
-    if (fs::exists(dir / f)) {
+    if (io::model_file_present(dir / f)) {
 #ifdef EMBED_HAVE_SPM_LOADER
       return load_sentencepiece_tokenizer(dir);
 #else

@@ -2,6 +2,7 @@
 
 #include "embed/error.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 #include "text/components.hpp"
 
 namespace embed::text {
@@ -78,7 +79,7 @@ std::string describe_json(const nlohmann::json& value) {
 }
 
 nlohmann::json read_optional_json_object(const fs::path& file) {
-  if (!fs::exists(file)) return nlohmann::json::object();
+  if (!io::model_file_present(file)) return nlohmann::json::object();
   auto j = io::read_json(file);
   if (!j.is_object()) throw Error(file.string() + ": expected a JSON object, found " + describe_json(j));
   return j;

@@ -9,6 +9,7 @@
 
 #include "embed/error.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 #include "text/components.hpp"
 #include "text/metaspace.hpp"
 #include "text/sp_decoders.hpp"
@@ -130,7 +131,7 @@ SpmModelProto parse_spm_model_proto(std::string_view bytes, const std::string& w
 }
 
 SpmModelProto read_spm_model(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in = io::open_model_stream(file);
   if (!in) throw Error(file.string() + ": cannot open the sentencepiece model");
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -288,7 +289,7 @@ std::shared_ptr<const TokenizerPipeline> load_sentencepiece_tokenizer(const fs::
   Ctx c;
   c.dir = dir;
   for (const char* f : {"spm.model", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model"})
-    if (fs::exists(dir / f)) {
+    if (io::model_file_present(dir / f)) {
       c.model_file = f;
       break;
     }

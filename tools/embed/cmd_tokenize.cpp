@@ -3,6 +3,7 @@
 
 #include "common.hpp"
 #include "embed/error.hpp"
+#include "io/model_file.hpp"
 #include "output.hpp"
 
 namespace embed::cli {
@@ -10,7 +11,7 @@ namespace embed::cli {
 int run_tokenize(const TokenizeArgs& a) {
   auto inputs = gather_texts(a.common, true);
   const std::filesystem::path dir = a.common.model;
-  if (!std::filesystem::is_directory(dir)) throw Error(a.common.model + ": not a model directory");
+  if (!io::model_directory_present(dir)) throw Error(a.common.model + ": not a model directory");
   const Tokenizer tokenizer = Tokenizer::from_directory(transformer_directory(dir));
   TokenizeOptions options;
   std::optional<std::size_t> max_length = a.max_length;

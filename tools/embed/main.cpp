@@ -1,5 +1,6 @@
 // embed: text embeddings from Hugging Face / sentence-transformers model directories.
 // Exit codes: 0 ok, 1 runtime error, 2 usage error. Results on stdout, errors on stderr.
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -174,6 +175,9 @@ int main(int argc, char** argv) {
     if (sim->parsed()) return run_similarity(similarity);
     if (ben->parsed()) return run_bench(bench);
   } catch (const embed::Error& e) {
+    std::cerr << "embed: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {  // a path embed's own checks missed: the files, not a bug
     std::cerr << "embed: error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
