@@ -5,7 +5,13 @@
 
 namespace embed::io {
 
-std::string read_file_bytes(const std::filesystem::path& path) { return read_model_file(path); }
+std::string describe_json(const nlohmann::json& value) {
+  if (value.is_null()) return "null";
+  if (value.is_object() || value.is_array()) return value.type_name();
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return std::string(value.type_name()) + " " + text;
+}
 
 nlohmann::json parse_json(const std::string& text, const std::string& what) {
   try {
@@ -61,14 +67,14 @@ int64_t JsonObject::get_int(const std::string& key) const {
   if (v.is_number_integer() || v.is_number_unsigned()) return v.get<int64_t>();
   if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
     return static_cast<int64_t>(v.get<double>());
-  fail(key, std::string("expected an integer, found ") + v.type_name() + " " + v.dump());
+  fail(key, "expected an integer, found " + describe_json(v));
 }
 
 int64_t JsonObject::get_int(const std::string& key, int64_t fallback) const { return has(key) ? get_int(key) : fallback; }
 
 double JsonObject::get_double(const std::string& key) const {
   const auto& v = get(key);
-  if (!v.is_number()) fail(key, std::string("expected a number, found ") + v.type_name() + " " + v.dump());
+  if (!v.is_number()) fail(key, "expected a number, found " + describe_json(v));
   return v.get<double>();
 }
 
@@ -79,13 +85,13 @@ double JsonObject::get_double(const std::string& key, double fallback) const {
 bool JsonObject::get_bool(const std::string& key, bool fallback) const {
   if (!has(key)) return fallback;
   const auto& v = get(key);
-  if (!v.is_boolean()) fail(key, std::string("expected true or false, found ") + v.type_name() + " " + v.dump());
+  if (!v.is_boolean()) fail(key, "expected true or false, found " + describe_json(v));
   return v.get<bool>();
 }
 
 std::string JsonObject::get_string(const std::string& key) const {
   const auto& v = get(key);
-  if (!v.is_string()) fail(key, std::string("expected a string, found ") + v.type_name() + " " + v.dump());
+  if (!v.is_string()) fail(key, "expected a string, found " + describe_json(v));
   return v.get<std::string>();
 }
 

@@ -9,7 +9,9 @@
 
 namespace embed::io {
 
-std::string read_file_bytes(const std::filesystem::path& path);
+// A JSON value for "found ..." in errors: null, boolean true, string "yes", number 5, array, object (long
+// values cut to 60 characters).
+std::string describe_json(const nlohmann::json& value);
 // Parses a JSON file; a syntax error names the file, line and column.
 nlohmann::json read_json(const std::filesystem::path& path);
 nlohmann::json parse_json(const std::string& text, const std::string& what);

@@ -4,6 +4,7 @@
 
 #include "embed/error.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 
 namespace embed::io {
 

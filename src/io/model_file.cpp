@@ -84,7 +84,7 @@ int open_model_file(const fs::path& path) {
   return fd;
 }
 
-std::string read_model_file(const fs::path& path) {
+std::string read_file_bytes(const fs::path& path) {
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }

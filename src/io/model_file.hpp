@@ -26,7 +26,7 @@ bool model_directory_present(const std::filesystem::path& path);
 int open_model_file(const std::filesystem::path& path);
 
 // The whole checked file.
-std::string read_model_file(const std::filesystem::path& path);
+std::string read_file_bytes(const std::filesystem::path& path);
 
 // A stream over the checked file, for readers that go line by line.
 std::ifstream open_model_stream(const std::filesystem::path& path);

@@ -38,7 +38,9 @@ struct Model::Impl {
     std::size_t dense_index;
   };
   std::vector<Step> after_pooling;
-  bool normalize = false;  // after_pooling has a Normalize step
+  bool has_normalize() const {
+    return std::any_of(after_pooling.begin(), after_pooling.end(), [](const Step& s) { return s.normalize; });
+  }
   std::string similarity_fn_name = "cosine";
   int threads = 1;  // LoadOptions.threads, resolved
 
@@ -266,7 +268,6 @@ std::shared_ptr<const Model> Model::load(const std::string& path_or_id, const Lo
         m->dense.emplace_back(path);
       } else if (kind == "Normalize") {
         m->after_pooling.push_back({true, 0});
-        m->normalize = true;
       } else {
         mod.fail("type", "unsupported sentence-transformers module \"" + mod.get_string("type") +
                              "\" (supported: Transformer, Pooling, Dense, Normalize)");
@@ -315,7 +316,7 @@ std::size_t Model::dimension() const {
 std::size_t Model::max_seq_length() const { return impl_->max_seq_length; }
 std::string Model::model_type() const { return impl_->transformer.model_type; }
 const std::vector<PoolingMode>& Model::default_pooling() const { return impl_->pooling.modes; }
-bool Model::normalizes() const { return impl_->normalize; }
+bool Model::normalizes() const { return impl_->has_normalize(); }
 
 Encoding Model::tokenize(const std::string& text, const EncodeOptions& options) const {
   return impl_->tokenize(text, impl_->effective_max_len(options));
@@ -324,7 +325,7 @@ Encoding Model::tokenize(const std::string& text, const EncodeOptions& options) 
 Matrix Model::encode(std::span<const std::string> texts, const EncodeOptions& options) const {
   const auto modes = pipeline::canonical_order(options.pooling.value_or(impl_->pooling.modes));
   if (modes.empty()) throw Error("no pooling mode given");
-  const bool normalize = options.normalize.value_or(impl_->normalize);
+  const bool normalize = options.normalize.value_or(impl_->has_normalize());
   const std::size_t H = hidden_size(), pooled_width = modes.size() * H;
   // Custom pooling changes the width; the Dense chain only applies to the width it was trained on.
   const bool apply_dense = pooled_width == impl_->pooling.modes.size() * H;
@@ -355,7 +356,7 @@ Matrix Model::encode(std::span<const std::string> texts, const EncodeOptions& op
     d.forward(result.data.data(), result.rows, next.data.data());
     result = std::move(next);
   }
-  if (normalize && !impl_->normalize) l2_normalize_rows(result);
+  if (normalize && !impl_->has_normalize()) l2_normalize_rows(result);
   return result;
 }
 

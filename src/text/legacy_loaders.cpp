@@ -95,7 +95,6 @@ std::unique_ptr<TemplateProcessing> bert_template(const std::string& cls, int32_
 std::shared_ptr<TokenizerPipeline> load_wordpiece_vocab_txt(const fs::path& dir) {
   fs::path vocab_file = dir / "vocab.txt";
   std::ifstream in = io::open_model_stream(vocab_file);
-  if (!in) throw Error(vocab_file.string() + ": cannot open file");
   Vocab vocab;
   std::string line;
   int32_t index = 0;
@@ -139,7 +138,6 @@ std::shared_ptr<TokenizerPipeline> load_byte_level_bpe(const fs::path& dir) {
   const io::JsonDocument vocab_json(vocab_file);
   Vocab vocab = parse_vocab_object(JsonNode(vocab_json.root(), vocab_file.string(), ""));
   std::ifstream in = io::open_model_stream(merges_file);
-  if (!in) throw Error(merges_file.string() + ": cannot open file");
   std::vector<std::pair<std::string, std::string>> merges;
   std::string line;
   std::size_t lineno = 0;

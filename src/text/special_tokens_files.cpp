@@ -13,7 +13,7 @@ namespace {
 
 // "<where>: expected <what>, found <value>"
 [[noreturn]] void fail_type(const std::string& where, const std::string& what, const nlohmann::json& found) {
-  throw Error(where + ": expected " + what + ", found " + describe_json(found));
+  throw Error(where + ": expected " + what + ", found " + io::describe_json(found));
 }
 
 // A decimal id in [0, kMaxTokenId] (an "added_tokens_decoder" key); none otherwise.
@@ -70,18 +70,10 @@ AddedToken parse_special_token(const nlohmann::json& value, NormalizedFlag norma
 
 }  // namespace
 
-std::string describe_json(const nlohmann::json& value) {
-  if (value.is_null()) return "null";
-  if (value.is_object() || value.is_array()) return value.type_name();
-  std::string text = value.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return std::string(value.type_name()) + " " + text;
-}
-
 nlohmann::json read_optional_json_object(const fs::path& file) {
   if (!io::model_file_present(file)) return nlohmann::json::object();
   auto j = io::read_json(file);
-  if (!j.is_object()) throw Error(file.string() + ": expected a JSON object, found " + describe_json(j));
+  if (!j.is_object()) throw Error(file.string() + ": expected a JSON object, found " + io::describe_json(j));
   return j;
 }
 
@@ -125,7 +117,7 @@ void TokenizerConfig::fail(const std::string& key, const std::string& message) c
 bool TokenizerConfig::get_bool(const std::string& key, bool fallback) const {
   auto it = config_.find(key);
   if (it == config_.end()) return fallback;
-  if (!it->is_boolean()) fail(key, "expected a boolean, found " + describe_json(*it));
+  if (!it->is_boolean()) fail(key, "expected a boolean, found " + io::describe_json(*it));
   return it->get<bool>();
 }
 
@@ -137,7 +129,7 @@ std::optional<bool> TokenizerConfig::get_optional_bool(const std::string& key) c
 std::string TokenizerConfig::get_string(const std::string& key, const std::string& fallback) const {
   if (!has(key)) return fallback;
   const auto& v = config_.at(key);
-  if (!v.is_string()) fail(key, "expected a string, found " + describe_json(v));
+  if (!v.is_string()) fail(key, "expected a string, found " + io::describe_json(v));
   return v.get<std::string>();
 }
 
@@ -148,7 +140,7 @@ int64_t TokenizerConfig::get_int(const std::string& key, int64_t fallback, int64
                                                : v.is_number_integer() && v.get<int64_t>() <= max;
   if (!in_range || !v.is_number_integer() || v.get<int64_t>() < min)
     fail(key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", found " +
-                  describe_json(v));
+                  io::describe_json(v));
   return v.get<int64_t>();
 }
 
@@ -164,7 +156,7 @@ std::vector<std::pair<AddedToken, bool>> TokenizerConfig::additional_special_tok
   std::vector<std::pair<AddedToken, bool>> out;
   if (!has(key)) return out;
   const auto& list = config_.at(key);
-  if (!list.is_array()) fail(key, "expected an array, found " + describe_json(list));
+  if (!list.is_array()) fail(key, "expected an array, found " + io::describe_json(list));
   for (std::size_t i = 0; i < list.size(); ++i) {
     const std::string where = file_of(key) + ": field '" + key + "[" + std::to_string(i) + "]";
     out.emplace_back(parse_special_token(list[i], normalized, where), list[i].is_string());
@@ -176,7 +168,7 @@ std::optional<std::vector<AddedToken>> TokenizerConfig::added_tokens_decoder() c
   const std::string key = "added_tokens_decoder";
   if (!has(key)) return std::nullopt;
   const auto& map = config_.at(key);
-  if (!map.is_object()) fail(key, "expected an object {\"id\": {\"content\": ...}}, found " + describe_json(map));
+  if (!map.is_object()) fail(key, "expected an object {\"id\": {\"content\": ...}}, found " + io::describe_json(map));
   std::vector<AddedToken> out;
   for (auto it = map.begin(); it != map.end(); ++it) {
     const std::string where = file_of(key) + ": field '" + key + "." + it.key();

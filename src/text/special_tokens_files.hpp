@@ -15,9 +15,6 @@
 
 namespace embed::text {
 
-// A JSON value for "found ..." in errors: null, boolean true, string "yes", number 5, array, object.
-std::string describe_json(const nlohmann::json& value);
-
 // The JSON object in `file`; {} when the file is absent (all three are optional). Anything but an object is an
 // error naming the file.
 nlohmann::json read_optional_json_object(const std::filesystem::path& file);

@@ -3,9 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "embed/error.hpp"
 #include "io/json.hpp"
@@ -131,11 +129,7 @@ SpmModelProto parse_spm_model_proto(std::string_view bytes, const std::string& w
 }
 
 SpmModelProto read_spm_model(const fs::path& file) {
-  std::ifstream in = io::open_model_stream(file);
-  if (!in) throw Error(file.string() + ": cannot open the sentencepiece model");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_spm_model_proto(ss.str(), file.string());
+  return parse_spm_model_proto(io::read_file_bytes(file), file.string());
 }
 
 // ------------------------------------------------------------------ the tokenizer layouts

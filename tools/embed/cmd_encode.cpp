@@ -119,7 +119,7 @@ int run_encode(const EncodeArgs& a) {
     write_sentence_embeddings(embeddings, a.format, sink.stream());
   }
   sink.finish();
-  report_truncation(report, a.max_seq_length.value_or(model->max_seq_length()), "encode");
+  report_truncation(report, a.max_seq_length.value_or(model->max_seq_length()), "--max-seq-length", "encode");
   return 0;
 }
 

@@ -45,7 +45,7 @@ int run_similarity(const SimilarityArgs& a) {
     }
   }
   sink.finish();
-  report_truncation(report, model->max_seq_length(), "similarity");
+  report_truncation(report, model->max_seq_length(), nullptr, "similarity");
   return 0;
 }
 

@@ -46,7 +46,7 @@ int run_tokenize(const TokenizeArgs& a) {
     EncodeReport report;
     report.truncated_texts = truncated;
     report.first_truncated = first;
-    report_truncation(report, *max_length, "tokenize");
+    report_truncation(report, *max_length, "--max-length", "tokenize");
   }
   return 0;
 }

@@ -76,12 +76,12 @@ void warn_if_no_room_for_text(const Tokenizer& tokenizer, std::size_t max_length
                                      : "only the special tokens are kept\n");
 }
 
-void report_truncation(const EncodeReport& report, std::size_t max_length, const char* command) {
+void report_truncation(const EncodeReport& report, std::size_t max_length, const char* option, const char* command) {
   if (report.truncated_texts == 0) return;
   std::cerr << "embed " << command << ": note: " << report.truncated_texts << " text(s) longer than " << max_length
-            << " tokens were truncated to " << max_length << " (first: input " << *report.first_truncated + 1
-            << "); use " << (std::string(command) == "tokenize" ? "--max-length" : "--max-seq-length")
-            << " to change the limit\n";
+            << " tokens were truncated to " << max_length << " (first: input " << *report.first_truncated + 1 << ")";
+  if (option) std::cerr << "; use " << option << " to change the limit";
+  std::cerr << "\n";
 }
 
 }  // namespace embed::cli

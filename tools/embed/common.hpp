@@ -44,6 +44,7 @@ void warn_if_no_room_for_text(const Tokenizer& tokenizer, std::size_t max_length
                               const char* command);
 
 // Tells the user once, on stderr, that texts were truncated (never silently).
-void report_truncation(const EncodeReport& report, std::size_t max_length, const char* command);
+// `option`: the command's option that sets the limit (null: it has none).
+void report_truncation(const EncodeReport& report, std::size_t max_length, const char* option, const char* command);
 
 }  // namespace embed::cli

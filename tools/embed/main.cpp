@@ -22,7 +22,8 @@ namespace {
 void add_common(CLI::App* cmd, CommonArgs& c, bool model_compute) {
   cmd->add_option("-m,--model", c.model, "Model directory (Hugging Face / sentence-transformers layout)")->required();
   cmd->add_option("texts", c.texts, "Texts; none: read standard input, one text per line");
-  cmd->footer("A text that starts with '-' goes after `--`, e.g. embed " + cmd->get_name() + " -m DIR -- \"-5 degrees\".");
+  cmd->footer("A text that starts with '-' goes after `--`, e.g. embed " + cmd->get_name() +
+              " -m DIR -- \"-5 degrees\".");
   cmd->add_flag("--jsonl", c.jsonl, "Standard input lines are JSON strings (so texts may contain newlines)");
   cmd->add_flag("--lossy", c.lossy, "Replace invalid UTF-8 with U+FFFD instead of failing");
   cmd->add_option("-o,--output", c.output, "Write results to this file instead of standard output");
@@ -43,8 +44,6 @@ std::optional<std::string> usage_error(const EncodeArgs& encode, const TokenizeA
   for (const auto& [common, cmd] : commands)
     if (cmd->parsed() && common->jsonl && !common->texts.empty())
       return cmd->get_name() + ": --jsonl reads standard input; texts given as arguments are taken as they are";
-  if (tok->parsed() && tokenize.max_length && tokenize.no_truncation)
-    return std::string("tokenize: --max-length and --no-truncation exclude each other");
   if (enc->parsed() && encode.output_value == "token_embeddings" && (!encode.pooling.empty() || encode.normalize))
     return std::string("encode: --pooling and --normalize apply to sentence embeddings, not to ") +
            "--output-value token_embeddings";
@@ -93,10 +92,10 @@ int main(int argc, char** argv) {
   TokenizeArgs tokenize;
   auto* tok = app.add_subcommand("tokenize", "Token ids, tokens and offsets, one JSON line per input");
   add_common(tok, tokenize.common, false);
-  tok->add_option("--max-length", tokenize.max_length,
-                  "Truncate to N tokens, special tokens included (longest_first)")
-      ->check(whole_number(1));
-  tok->add_flag("--no-truncation", tokenize.no_truncation, "Never truncate");
+  auto* max_length = tok->add_option("--max-length", tokenize.max_length,
+                                     "Truncate to N tokens, special tokens included (longest_first)")
+                         ->check(whole_number(1));
+  tok->add_flag("--no-truncation", tokenize.no_truncation, "Never truncate")->excludes(max_length);
   tok->footer("With --jsonl, a line may also be a 2-element array [text, text_pair] to tokenize a pair.\n"
               "Offsets are [start, end) in Unicode code points of the input; [0,0] for added special tokens.");
 
