@@ -7,6 +7,7 @@
 
 #include "compute/linear.hpp"
 #include "embed/model.hpp"
+#include "support/expect_error.hpp"
 #include "support/fixture.hpp"
 #include "support/test_support.hpp"
 
@@ -17,7 +18,6 @@ namespace {
 
 const std::string kBert = data_path("models/bert-tiny").string();
 
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;

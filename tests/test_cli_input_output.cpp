@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/expect_error.hpp"
 #include "support/fixture.hpp"
 #include "support/test_support.hpp"
 
@@ -17,7 +18,6 @@ namespace {
 
 const std::string kBert = data_path("models/bert-tiny").string();
 
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
 std::size_t line_count(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 

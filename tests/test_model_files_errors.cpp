@@ -13,27 +13,16 @@
 #include "io/model_file.hpp"
 #include "io/tensor_data.hpp"
 #include "models/encoder.hpp"
+#include "support/expect_error.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using embed::testing::data_path;
+using embed::testing::error_message;
 using embed::testing::make_temp_dir;
 
 namespace {
 
-// The error message of `f()`, failing the test when it does not throw embed::Error.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const embed::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected embed::Error";
-  return "";
-}
-
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
 void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
@@ -73,12 +62,10 @@ void replace_with_directory(const fs::path& dir, const std::string& file) {
   fs::create_directory(dir / file);
 }
 
-std::string load_error(const fs::path& dir) {
-  return error_of([&] { embed::Model::load(dir.string()); });
-}
+std::string load_error(const fs::path& dir) { return embed::testing::model_load_error(dir.string()); }
 
 std::string tokenizer_error(const fs::path& dir) {
-  return error_of([&] { embed::Tokenizer::from_directory(dir); });
+  return error_message([&] { embed::Tokenizer::from_directory(dir); });
 }
 
 }  // namespace
@@ -86,7 +73,7 @@ std::string tokenizer_error(const fs::path& dir) {
 TEST(SafetensorsErrors, HeaderLengthPastEndOfFile) {
   auto f = make_temp_dir("st") / "model.safetensors";
   write_file(f, safetensors_bytes("{}", "", 1000));
-  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  auto msg = error_message([&] { embed::io::open_safetensors(f); });
   EXPECT_CONTAINS(msg, "model.safetensors");
   EXPECT_CONTAINS(msg, "header length 1000 runs past the end of the file");
 }
@@ -94,13 +81,13 @@ TEST(SafetensorsErrors, HeaderLengthPastEndOfFile) {
 TEST(SafetensorsErrors, FileShorterThanHeaderLength) {
   auto f = make_temp_dir("st") / "model.safetensors";
   write_file(f, "abc");
-  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }), "shorter than the 8-byte header length");
+  EXPECT_CONTAINS(error_message([&] { embed::io::open_safetensors(f); }), "shorter than the 8-byte header length");
 }
 
 TEST(SafetensorsErrors, OffsetsOutOfRange) {
   auto f = make_temp_dir("st") / "model.safetensors";
   write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", std::string(8, '\0')));
-  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  auto msg = error_message([&] { embed::io::open_safetensors(f); });
   EXPECT_CONTAINS(msg, "tensor 'w'");
   EXPECT_CONTAINS(msg, "data_offsets [0, 16] out of range (data section is 8 bytes)");
 }
@@ -110,13 +97,13 @@ TEST(SafetensorsErrors, OverlappingTensors) {
   write_file(f, safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                                   R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                                   std::string(12, '\0')));
-  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }), "tensors 'a' and 'b' overlap");
+  EXPECT_CONTAINS(error_message([&] { embed::io::open_safetensors(f); }), "tensors 'a' and 'b' overlap");
 }
 
 TEST(SafetensorsErrors, UnknownDtype) {
   auto f = make_temp_dir("st") / "model.safetensors";
   write_file(f, safetensors_bytes(R"({"w":{"dtype":"F8_E9","shape":[1],"data_offsets":[0,1]}})", std::string(1, '\0')));
-  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  auto msg = error_message([&] { embed::io::open_safetensors(f); });
   EXPECT_CONTAINS(msg, "tensor 'w'");
   EXPECT_CONTAINS(msg, "unknown dtype \"F8_E9\"");
 }
@@ -124,13 +111,13 @@ TEST(SafetensorsErrors, UnknownDtype) {
 TEST(SafetensorsErrors, SizeDisagreesWithShape) {
   auto f = make_temp_dir("st") / "model.safetensors";
   write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')));
-  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }), "span 8 bytes but dtype F32 and its shape need 12");
+  EXPECT_CONTAINS(error_message([&] { embed::io::open_safetensors(f); }), "span 8 bytes but dtype F32 and its shape need 12");
 }
 
 TEST(SafetensorsErrors, CorruptHeaderJson) {
   auto f = make_temp_dir("st") / "model.safetensors";
   write_file(f, safetensors_bytes(R"({"w": {)", ""));
-  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  auto msg = error_message([&] { embed::io::open_safetensors(f); });
   EXPECT_CONTAINS(msg, "safetensors header");
   EXPECT_CONTAINS(msg, "invalid JSON at line 1");
 }
@@ -154,14 +141,14 @@ TEST(SafetensorsLoad, ReadsF16AndBF16AsFloat32) {
 TEST(ModelFileErrors, MissingConfigJson) {
   auto dir = copy_of_bert_tiny();
   fs::remove(dir / "config.json");
-  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  auto msg = error_message([&] { embed::models::load_encoder(dir, {}); });
   EXPECT_CONTAINS(msg, "missing config.json");
 }
 
 TEST(ModelFileErrors, InvalidConfigJsonNamesFileAndPosition) {
   auto dir = copy_of_bert_tiny();
   write_file(dir / "config.json", "{\n  \"model_type\": \"bert\",\n  \"hidden_size\": 32,,\n}");
-  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  auto msg = error_message([&] { embed::models::load_encoder(dir, {}); });
   EXPECT_CONTAINS(msg, "config.json: invalid JSON at line 3, column 21");
 }
 
@@ -170,7 +157,7 @@ TEST(ModelFileErrors, UnknownModelType) {
   auto j = embed::io::read_json(dir / "config.json");
   j["model_type"] = "gpt-j";
   write_file(dir / "config.json", j.dump(2));
-  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  auto msg = error_message([&] { embed::models::load_encoder(dir, {}); });
   EXPECT_CONTAINS(msg, "field 'model_type': unsupported model_type \"gpt-j\" (supported: ");
   EXPECT_CONTAINS(msg, "bert");
 }
@@ -180,7 +167,7 @@ TEST(ModelFileErrors, ShapeContradictsConfigNamesBoth) {
   auto j = embed::io::read_json(dir / "config.json");
   j["intermediate_size"] = 40;
   write_file(dir / "config.json", j.dump(2));
-  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  auto msg = error_message([&] { embed::models::load_encoder(dir, {}); });
   EXPECT_CONTAINS(msg, "tensor 'encoder.layer.0.intermediate.dense.weight' has shape [37, 32] but config.json implies [40, 32]");
 }
 
@@ -193,7 +180,7 @@ TEST(ModelFileErrors, MissingTensorIsNamed) {
   auto header = nlohmann::json::parse(bytes.substr(8, n));
   header.erase("encoder.layer.1.output.dense.bias");
   write_file(dir / "model.safetensors", safetensors_bytes(header.dump(), bytes.substr(8 + n)));
-  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  auto msg = error_message([&] { embed::models::load_encoder(dir, {}); });
   EXPECT_CONTAINS(msg, "missing tensor 'encoder.layer.1.output.dense.bias'");
   EXPECT_CONTAINS(msg, "model.safetensors");
 }
@@ -201,7 +188,7 @@ TEST(ModelFileErrors, MissingTensorIsNamed) {
 TEST(ModelFileErrors, NoWeightsFile) {
   auto dir = copy_of_bert_tiny();
   fs::remove(dir / "model.safetensors");
-  EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }), "no weights found");
+  EXPECT_CONTAINS(error_message([&] { embed::models::load_encoder(dir, {}); }), "no weights found");
 }
 
 TEST(ModelFileErrors, ConfigFieldOfWrongType) {
@@ -209,7 +196,7 @@ TEST(ModelFileErrors, ConfigFieldOfWrongType) {
   auto j = embed::io::read_json(dir / "config.json");
   j["num_hidden_layers"] = "two";
   write_file(dir / "config.json", j.dump(2));
-  EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }),
+  EXPECT_CONTAINS(error_message([&] { embed::models::load_encoder(dir, {}); }),
                   "config.json: field 'num_hidden_layers': expected an integer, found string \"two\"");
 }
 
@@ -220,7 +207,7 @@ TEST(LoadOptionErrors, ThreadCountOutOfRange) {
   for (int threads : {-1, 1025, 100000}) {
     embed::LoadOptions options;
     options.threads = threads;
-    const std::string message = error_of([&] { embed::Model::load(dir, options); });
+    const std::string message = error_message([&] { embed::Model::load(dir, options); });
     EXPECT_CONTAINS(message, "threads: " + std::to_string(threads) + " is not a thread count");
     EXPECT_CONTAINS(message, "1 to 1024, or 0 for the machine's cores");
   }
@@ -243,7 +230,7 @@ TEST(ModelFileErrors, ImpossibleConfigValuesNameTheField) {
     auto j = embed::io::read_json(dir / "config.json");
     j[field] = value;
     write_file(dir / "config.json", j.dump(2));
-    EXPECT_CONTAINS(error_of([&] { embed::models::load_encoder(dir, {}); }), message);
+    EXPECT_CONTAINS(error_message([&] { embed::models::load_encoder(dir, {}); }), message);
   }
 }
 
@@ -253,11 +240,11 @@ TEST(SafetensorsErrors, ShapeWhoseByteSizeOverflows) {
   // (2^62 + 256) * 4 elements * 4 bytes = 2^64 + 4096: wraps to the 4096 bytes given.
   write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4611686018427388160,4],"data_offsets":[0,4096]}})",
                                   std::string(4096, '\0')));
-  auto msg = error_of([&] { embed::io::open_safetensors(f); });
+  auto msg = error_message([&] { embed::io::open_safetensors(f); });
   EXPECT_CONTAINS(msg, f.string() + ": tensor 'w': shape [4611686018427388160, 4] of F32 is too large");
   // 2^62 * 4 elements * 4 bytes = 2^66: wraps to 0, the span of an empty tensor.
   write_file(f, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", ""));
-  EXPECT_CONTAINS(error_of([&] { embed::io::open_safetensors(f); }),
+  EXPECT_CONTAINS(error_message([&] { embed::io::open_safetensors(f); }),
                   "shape [4611686018427387904, 4] of F32 is too large");
 }
 
@@ -265,7 +252,7 @@ TEST(ModelFileErrors, EmptyWeightMapNamesTheIndex) {
   auto dir = copy_of_bert_tiny();
   fs::remove(dir / "model.safetensors");
   write_file(dir / "model.safetensors.index.json", R"({"metadata": {}, "weight_map": {}})");
-  auto msg = error_of([&] { embed::models::load_encoder(dir, {}); });
+  auto msg = error_message([&] { embed::models::load_encoder(dir, {}); });
   EXPECT_CONTAINS(msg, (dir / "model.safetensors.index.json").string() + ": field 'weight_map': is empty");
 }
 
@@ -279,13 +266,13 @@ TEST(ModelFileChecks, PresentAbsentAndDangling) {
   fs::create_symlink("file.json", dir / "link.json");
   EXPECT_TRUE(embed::io::model_file_present(dir / "link.json"));
   fs::create_symlink("../blobs/missing", dir / "dangling.json");
-  EXPECT_CONTAINS(error_of([&] { embed::io::model_file_present(dir / "dangling.json"); }),
+  EXPECT_CONTAINS(error_message([&] { embed::io::model_file_present(dir / "dangling.json"); }),
                   (dir / "dangling.json").string() + ": is a broken symlink to ../blobs/missing; the download looks "
                   "incomplete");
   EXPECT_TRUE(embed::io::model_directory_present(dir));
   EXPECT_FALSE(embed::io::model_directory_present(dir / "absent"));
   EXPECT_FALSE(embed::io::model_directory_present(dir / "file.json"));
-  EXPECT_CONTAINS(error_of([&] { embed::io::model_directory_present(dir / "dangling.json"); }), "is a broken symlink");
+  EXPECT_CONTAINS(error_message([&] { embed::io::model_directory_present(dir / "dangling.json"); }), "is a broken symlink");
 }
 
 // A device behind a symlink would be read without end (/dev/zero filled memory until the process was killed,

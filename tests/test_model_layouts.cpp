@@ -9,7 +9,9 @@
 #include "embed/error.hpp"
 #include "embed/model.hpp"
 #include "io/json.hpp"
+#include "io/model_file.hpp"
 #include "models/encoder.hpp"
+#include "support/expect_error.hpp"
 #include "support/fixture.hpp"
 #include "support/test_support.hpp"
 
@@ -211,14 +213,7 @@ void write_modules(const fs::path& dir, const std::vector<std::string>& kinds) {
   std::ofstream(dir / "modules.json") << modules.dump(2);
 }
 
-std::string load_error(const fs::path& dir) {
-  try {
-    embed::Model::load(dir.string());
-  } catch (const embed::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string load_error(const fs::path& dir) { return embed::testing::model_load_error(dir.string()); }
 
 }  // namespace
 

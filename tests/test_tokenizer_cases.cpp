@@ -11,6 +11,7 @@
 
 #include "embed/error.hpp"
 #include "embed/tokenizer.hpp"
+#include "support/expect_error.hpp"
 #include "support/test_support.hpp"
 #include "tokenizer_case_check.hpp"
 
@@ -158,18 +159,8 @@ TEST(SyntheticVariants, MatchHuggingFaceTokenizers) {
 }
 
 namespace {
-// The message of the error `load` throws ("" and a test failure when it throws none).
-std::string load_error(const std::function<void()>& load) {
-  try {
-    load();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return "";
-}
 std::string tokenizer_json_error(const fs::path& file) {
-  return load_error([&] { Tokenizer::from_tokenizer_json(file); });
+  return embed::testing::error_message([&] { Tokenizer::from_tokenizer_json(file); });
 }
 
 // MiniLM's tokenizer.json with `edit` applied, written to dir/tokenizer.json.
@@ -220,10 +211,10 @@ TEST(TokenizerJson, JsonSimdjsonCannotReadNamesFileAndReason) {
 TEST(TokenizerErrors, BadVocabJsonNamesFileAndToken) {
   auto dir = legacy_copy("roberta-base");  // vocab.json + merges.txt
   std::ofstream(dir / "vocab.json", std::ios::trunc) << "[\"a\", \"b\"]";
-  auto msg = load_error([&] { Tokenizer::from_directory(dir); });
+  auto msg = embed::testing::error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_NE(msg.find("vocab.json: top level: expected an object {token: id}, found array"), std::string::npos) << msg;
   std::ofstream(dir / "vocab.json", std::ios::trunc) << "{\"a\": 0, \"b\": \"1\"}";
-  msg = load_error([&] { Tokenizer::from_directory(dir); });
+  msg = embed::testing::error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_NE(msg.find("vocab.json: top level: token \"b\": expected an integer id"), std::string::npos) << msg;
 }
 

@@ -10,28 +10,18 @@
 
 #include "embed/error.hpp"
 #include "embed/tokenizer.hpp"
+#include "support/expect_error.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using embed::Error;
 using embed::Tokenizer;
 using embed::testing::data_path;
+using embed::testing::error_message;
 using embed::testing::make_temp_dir;
 using nlohmann::json;
 
 namespace {
-
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected embed::Error";
-  return "";
-}
 
 // A copy of tests/data/tokenizers/<model> (without the case files) the test may change; tokenizer.json dropped
 // unless keep_json.
@@ -62,7 +52,7 @@ fs::path minilm_json_with(const std::function<void(json&)>& edit) {
 
 std::string minilm_json_error(const std::function<void(json&)>& edit) {
   const fs::path file = minilm_json_with(edit);
-  return error_of([&] { Tokenizer::from_tokenizer_json(file); });
+  return error_message([&] { Tokenizer::from_tokenizer_json(file); });
 }
 
 }  // namespace
@@ -116,17 +106,17 @@ TEST(TokenizerIds, PostProcessorIdOutOfRangeNamesThePath) {
 TEST(TokenizerIds, VocabJsonIdOutOfRangeNamesFileAndToken) {
   fs::path dir = copy_of("roberta-base", false);  // vocab.json + merges.txt
   edit_json(dir / "vocab.json", [](json& j) { j["hello"] = (int64_t{1} << 32) + 5; });
-  auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+  auto msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "vocab.json: top level: token \"hello\": id 4294967301 is outside 0 to 2147483647");
 }
 
 TEST(TokenizerIds, AddedTokensJsonIdMustBeAnId) {
   fs::path dir = copy_of("all-MiniLM-L6-v2", false);  // vocab.txt
   std::ofstream(dir / "added_tokens.json") << R"({"<new>": -3})";
-  auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+  auto msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "added_tokens.json: token \"<new>\": expected an id from 0 to 2147483647, found number -3");
   std::ofstream(dir / "added_tokens.json", std::ios::trunc) << R"({"<new>": "7"})";
-  msg = error_of([&] { Tokenizer::from_directory(dir); });
+  msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "added_tokens.json: token \"<new>\": expected an id from 0 to 2147483647, found string \"7\"");
 }
 
@@ -135,23 +125,23 @@ TEST(LegacyTokenizerConfig, NullBooleanOnSentencepiecePathNamesFileAndField) {
   // Was "internal error: [json.exception.type_error.302] type must be boolean, but is null".
   fs::path dir = copy_of("deberta-v3-xsmall", false);  // spm.model
   edit_json(dir / "tokenizer_config.json", [](json& j) { j["do_lower_case"] = nullptr; });
-  auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+  auto msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'do_lower_case': expected a boolean, found null");
   edit_json(dir / "tokenizer_config.json", [](json& j) { j["do_lower_case"] = "yes"; });
-  msg = error_of([&] { Tokenizer::from_directory(dir); });
+  msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'do_lower_case': expected a boolean, found string \"yes\"");
 }
 
 TEST(LegacyTokenizerConfig, WrongTypedFieldsOnVocabTxtPathNameFileAndField) {
   fs::path dir = copy_of("all-MiniLM-L6-v2", false);  // vocab.txt
   edit_json(dir / "tokenizer_config.json", [](json& j) { j["do_lower_case"] = "yes"; });
-  auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+  auto msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'do_lower_case': expected a boolean, found string \"yes\"");
   edit_json(dir / "tokenizer_config.json", [](json& j) {
     j["do_lower_case"] = true;
     j["strip_accents"] = 1;
   });
-  msg = error_of([&] { Tokenizer::from_directory(dir); });
+  msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'strip_accents': expected a boolean, found number 1");
 }
 
@@ -159,7 +149,7 @@ TEST(LegacyTokenizerConfig, TokenizerClassOfWrongTypeNamesFileAndField) {
   fs::path dir = copy_of("all-MiniLM-L6-v2", false);
   for (const json& value : {json(5), json::object(), json::array({"BertTokenizer"})}) {
     edit_json(dir / "tokenizer_config.json", [&](json& j) { j["tokenizer_class"] = value; });
-    auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+    auto msg = error_message([&] { Tokenizer::from_directory(dir); });
     EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'tokenizer_class': expected a string, found " +
                              std::string(value.is_number() ? "number 5" : value.type_name()));
   }
@@ -172,36 +162,36 @@ TEST(LegacyTokenizerConfig, TokenizerClassOfWrongTypeNamesFileAndField) {
 TEST(LegacyTokenizerConfig, SpecialTokenFieldsNameTheFileTheyCameFrom) {
   fs::path dir = copy_of("all-MiniLM-L6-v2", false);
   edit_json(dir / "special_tokens_map.json", [](json& j) { j["mask_token"] = {{"content", "[MASK]"}, {"lstrip", nullptr}}; });
-  auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+  auto msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "special_tokens_map.json: field 'mask_token.lstrip': expected true or false, found null");
   edit_json(dir / "special_tokens_map.json", [](json& j) { j["mask_token"] = 7; });
-  msg = error_of([&] { Tokenizer::from_directory(dir); });
+  msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "special_tokens_map.json: field 'mask_token': expected a string or {\"content\": \"...\"}, found "
                        "number 7");
   edit_json(dir / "special_tokens_map.json", [](json& j) {
     j["mask_token"] = "[MASK]";
     j["additional_special_tokens"] = "[X]";
   });
-  msg = error_of([&] { Tokenizer::from_directory(dir); });
+  msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "special_tokens_map.json: field 'additional_special_tokens': expected an array, found string");
 }
 
 TEST(LegacyTokenizerConfig, AddedTokensDecoderKeysMustBeIds) {
   fs::path dir = copy_of("all-MiniLM-L6-v2", false);
   edit_json(dir / "tokenizer_config.json", [](json& j) { j["added_tokens_decoder"] = {{"x1", {{"content", "[PAD]"}}}}; });
-  auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+  auto msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'added_tokens_decoder.x1': the key must be a token id");
   edit_json(dir / "tokenizer_config.json", [](json& j) {
     j["added_tokens_decoder"] = {{"0", {{"content", "[PAD]"}, {"special", "yes"}}}};
   });
-  msg = error_of([&] { Tokenizer::from_directory(dir); });
+  msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'added_tokens_decoder.0.special': expected true or false");
 }
 
 TEST(LegacyTokenizerConfig, T5ExtraIdsMustBeASmallCount) {
   fs::path dir = copy_of("t5-small", false);  // spiece.model
   edit_json(dir / "tokenizer_config.json", [](json& j) { j["extra_ids"] = 1000000000; });
-  auto msg = error_of([&] { Tokenizer::from_directory(dir); });
+  auto msg = error_message([&] { Tokenizer::from_directory(dir); });
   EXPECT_CONTAINS(msg, "tokenizer_config.json: field 'extra_ids': expected an integer from 0 to 100000, found number");
 }
 
@@ -210,7 +200,7 @@ TEST(WordPieceUnknownToken, MissingFromTokenizerJsonVocabNamesTheFile) {
   const fs::path file = minilm_json_with([](json& j) { j["model"]["unk_token"] = "[NOPE]"; });
   auto tok = Tokenizer::from_tokenizer_json(file);
   EXPECT_EQ(tok.encode("hello").ids, (std::vector<int32_t>{101, 7592, 102}));  // not needed: fine, as in tokenizers
-  auto msg = error_of([&] { tok.encode(std::string(101, 'a')); });         // over max_input_chars_per_word
+  auto msg = error_message([&] { tok.encode(std::string(101, 'a')); });         // over max_input_chars_per_word
   EXPECT_CONTAINS(msg, "tokenizer.json: model: WordPiece unknown token \"[NOPE]\" is not in the vocabulary");
 }
 
@@ -218,6 +208,6 @@ TEST(WordPieceUnknownToken, MissingFromVocabTxtNamesTheFile) {
   fs::path dir = copy_of("all-MiniLM-L6-v2", false);
   edit_json(dir / "special_tokens_map.json", [](json& j) { j["unk_token"] = "[NOPE]"; });
   auto tok = Tokenizer::from_directory(dir);
-  auto msg = error_of([&] { tok.encode(std::string(101, 'a')); });
+  auto msg = error_message([&] { tok.encode(std::string(101, 'a')); });
   EXPECT_CONTAINS(msg, "vocab.txt: WordPiece unknown token \"[NOPE]\" is not in the vocabulary");
 }
