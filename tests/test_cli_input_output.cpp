@@ -101,6 +101,11 @@ TEST(CliInput, MaxLengthWithoutRoomForTextSaysSo) {
   r = run_cli({"encode", "-m", kBert, "--max-seq-length", "2", "a b c"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_CONTAINS(r.err, "only the special tokens are kept");
+  // The truncation note names the option of the command that ran (similarity has none).
+  r = run_cli({"tokenize", "-m", kBert, "--max-length", "3", "a b c"});
+  EXPECT_CONTAINS(r.err, "were truncated to 3 (first: input 1); use --max-length to change the limit\n");
+  r = run_cli({"tokenize", "-m", kBert, "--max-length", "3", "--no-truncation", "a b c"});
+  EXPECT_EQ(r.exit_code, 2);
 }
 
 // A failed command leaves an existing --output file as it was; a successful one replaces it whole.
@@ -120,6 +125,9 @@ TEST(CliOutput, FailedCommandLeavesTheOutputFile) {
   r = run_cli({"encode", "-m", kBert, "-o", dir.string(), "x"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.err, ": is a directory");
+  r = run_cli({"encode", "-m", kBert, "-o", (dir / "missing" / "out.npy").string(), "x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "out.npy: cannot write there (No such file or directory)");
 }
 
 TEST(CliOutput, DashIsStandardOutput) {
@@ -143,4 +151,11 @@ TEST(CliInput, BenchCorpusErrorsNameFileAndLine) {
   auto r = run_cli({"bench", "-m", kBert, "--corpus", file.string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.err, file.string() + " line 2: invalid UTF-8 at byte 0 (0xff)");
+  r = run_cli({"bench", "-m", kBert, "--corpus", file.string(), "--lossy", "--batch-size", "1", "--repeat", "1",
+               "--format", "jsonl"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::ofstream(file, std::ios::binary) << "\n  \n\t\n";
+  r = run_cli({"bench", "-m", kBert, "--corpus", file.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, file.string() + ": the corpus has no non-blank lines");
 }

@@ -267,3 +267,16 @@ TEST(ModelLayouts, PoolingWidthMustMatchTheTransformer) {
             std::string::npos)
       << load_error(dir);
 }
+
+// A sentence_bert_config.json max_seq_length beyond the position table names the file it came from.
+TEST(ModelLayouts, ConfiguredLengthBeyondThePositionsNamesItsFile) {
+  auto dir = copy_of("bert-tiny");
+  auto config = embed::io::read_json(dir / "sentence_bert_config.json");
+  config["max_seq_length"] = 1000;
+  std::ofstream(dir / "sentence_bert_config.json") << config.dump(2);
+  auto model = embed::Model::load(dir.string());
+  const std::vector<std::string> texts = {"hello"};
+  EXPECT_CONTAINS(embed::testing::error_message([&] { model->encode(texts); }),
+                  "max_seq_length 1000 (" + (dir / "sentence_bert_config.json").string() +
+                      ") exceeds the model's 512 positions");
+}
