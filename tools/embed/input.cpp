@@ -3,54 +3,23 @@
 #include <nlohmann/json.hpp>
 
 #include "embed/error.hpp"
+#include "text/unicode.hpp"
 
 namespace embed::cli {
 
 namespace {
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is invalid (overlong, surrogate, > U+10FFFF).
-std::size_t utf8_sequence_length(const std::string& s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  std::size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
-  else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
-  else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0;
-  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-// Returns the text unchanged when valid; replaces invalid bytes with U+FFFD when lossy; else throws.
+// Returns the text unchanged when valid; when lossy, each maximal ill-formed subsequence becomes one
+// U+FFFD (Unicode's recommended practice, as Python's errors="replace" and Rust's from_utf8_lossy do);
+// else throws, naming the first bad byte.
 std::string checked_utf8(const std::string& s, bool lossy, const std::string& where) {
-  std::string out;
-  bool changed = false;
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t n = utf8_sequence_length(s, i);
-    if (n == 0) {
-      if (!lossy)
-        throw Error(where + ": invalid UTF-8 at byte " + std::to_string(i) + " (0x" +
-                    "0123456789abcdef"[static_cast<unsigned char>(s[i]) >> 4] +
-                    "0123456789abcdef"[static_cast<unsigned char>(s[i]) & 15] +
-                    "); re-encode the input as UTF-8 or pass --lossy to replace invalid bytes with U+FFFD");
-      if (!changed) out = s.substr(0, i);
-      changed = true;
-      out += "\xEF\xBF\xBD";
-      ++i;
-      continue;
-    }
-    if (changed) out.append(s, i, n);
-    i += n;
-  }
-  return changed ? out : s;
+  const auto bad = text::find_invalid_utf8(s);
+  if (!bad) return s;
+  if (lossy) return text::utf8_lossy(s);
+  const auto byte = static_cast<unsigned char>(s[*bad]);
+  throw Error(where + ": invalid UTF-8 at byte " + std::to_string(*bad) + " (0x" + "0123456789abcdef"[byte >> 4] +
+              "0123456789abcdef"[byte & 15] +
+              "); re-encode the input as UTF-8 or pass --lossy to replace invalid bytes with U+FFFD");
 }
 
 }  // namespace
