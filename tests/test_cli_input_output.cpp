@@ -113,8 +113,11 @@ TEST(CliOutput, FailedCommandLeavesTheOutputFile) {
   const auto dir = embed::testing::make_temp_dir("cli_output");
   const auto file = dir / "out.jsonl";
   std::ofstream(file) << "keep\n";
-  auto r = run_cli({"encode", "-m", kBert, "--max-seq-length", "600", "-o", file.string(), "x"});
+  std::string too_long;  // 600 tokens with --max-seq-length 600: past the model's 512 positions, an error
+  for (int i = 0; i < 600; ++i) too_long += "x ";
+  auto r = run_cli({"encode", "-m", kBert, "--max-seq-length", "600", "-o", file.string(), too_long});
   EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "more than the model's 512 positions");
   EXPECT_EQ(read_file(file), "keep\n");
   r = run_cli({"encode", "-m", kBert, "--format", "jsonl", "-o", file.string(), "x"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -268,15 +268,23 @@ TEST(ModelLayouts, PoolingWidthMustMatchTheTransformer) {
       << load_error(dir);
 }
 
-// A sentence_bert_config.json max_seq_length beyond the position table names the file it came from.
+// A sentence_bert_config.json max_seq_length beyond the position table: texts that fit the table encode
+// (as in sentence-transformers), one that does not is named with the file the length came from.
 TEST(ModelLayouts, ConfiguredLengthBeyondThePositionsNamesItsFile) {
   auto dir = copy_of("bert-tiny");
   auto config = embed::io::read_json(dir / "sentence_bert_config.json");
   config["max_seq_length"] = 1000;
   std::ofstream(dir / "sentence_bert_config.json") << config.dump(2);
   auto model = embed::Model::load(dir.string());
-  const std::vector<std::string> texts = {"hello"};
-  EXPECT_CONTAINS(embed::testing::error_message([&] { model->encode(texts); }),
-                  "max_seq_length 1000 (" + (dir / "sentence_bert_config.json").string() +
-                      ") exceeds the model's 512 positions");
+  const std::vector<std::string> short_texts = {"hello", "a second short text"};
+  auto fixed = embed::Model::load(copy_of("bert-tiny").string());
+  const auto got = model->encode(short_texts), expected = fixed->encode(short_texts);
+  EXPECT_EQ(got.data, expected.data) << "texts within the positions encode as with the shipped max_seq_length";
+  std::string long_text;
+  for (int i = 0; i < 600; ++i) long_text += "word ";
+  const std::vector<std::string> texts = {"hello", long_text};
+  const auto message = embed::testing::error_message([&] { model->encode(texts); });
+  EXPECT_CONTAINS(message, "texts[1] has ");
+  EXPECT_CONTAINS(message, "more than the model's 512 positions: max_seq_length 1000 (" +
+                               (dir / "sentence_bert_config.json").string() + ") exceeds them");
 }

@@ -56,11 +56,23 @@ struct Model::Impl {
   std::size_t effective_max_len(const EncodeOptions& o) const {
     std::size_t len = o.max_seq_length.value_or(max_seq_length);
     if (len == 0) throw Error("max_seq_length must be at least 1");
-    if (transformer.encoder->max_positions() > 0 && len > transformer.encoder->max_positions())
-      throw Error("max_seq_length " + std::to_string(len) +
-                  (o.max_seq_length || max_seq_length_from.empty() ? "" : " (" + max_seq_length_from + ")") +
-                  " exceeds the model's " + std::to_string(transformer.encoder->max_positions()) + " positions");
     return len;
+  }
+
+  // A max_seq_length beyond the position table matters only for texts that reach it: as in
+  // sentence-transformers, shorter texts encode. A text that would run past the table is named before any
+  // text is encoded (sentence-transformers fails inside the model with an index error).
+  void require_within_positions(const std::vector<Encoding>& encodings, std::size_t max_len,
+                                const EncodeOptions& o) const {
+    const std::size_t positions = transformer.encoder->max_positions();
+    if (positions == 0 || max_len <= positions) return;
+    for (std::size_t i = 0; i < encodings.size(); ++i)
+      if (encodings[i].length() > positions)
+        throw Error("texts[" + std::to_string(i) + "] has " + std::to_string(encodings[i].length()) +
+                    " tokens, more than the model's " + std::to_string(positions) + " positions: max_seq_length " +
+                    std::to_string(max_len) +
+                    (o.max_seq_length || max_seq_length_from.empty() ? "" : " (" + max_seq_length_from + ")") +
+                    " exceeds them; set max_seq_length to " + std::to_string(positions) + " or less");
   }
 
   // Runs the encoder over texts in batches (longest first, as sentence-transformers orders them) and
@@ -81,6 +93,7 @@ struct Model::Impl {
                                 if (!token_details) keep_only_model_inputs(encodings[i]);
                               }
                             });
+    require_within_positions(encodings, max_len, o);
     if (o.report) {
       for (std::size_t i = 0; i < texts.size(); ++i) {
         o.report->tokens += encodings[i].length();
