@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 
 #include "compute/amx_gemm.hpp"
+#include "compute/int8_small_gemm.hpp"
 #include "compute/kernels.hpp"
 #include "compute/onednn_context.hpp"
 #include "compute/small_gemm.hpp"
@@ -131,6 +133,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   std::vector<float> bias;               // fp32 [out] (empty: none)
   dnnl::memory bias_memory;              // over `bias` (fp32 / bf16 only: int8 adds it when dequantizing)
   PanelWeights panels;                   // fp32 packed weights as small_gemm reads them (data null: not that layout)
+  Int8Panels int8_panels;                // int8 packed weights as int8_small_gemm reads them (data null: none)
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
@@ -256,6 +259,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
       dnnl::reorder(user, weights).execute(stream, user, weights);
       qmax = has_vnni() ? 255 : 127;
+      int8_panels = int8_panel_layout();
+      if (int8_panels.data) info += " (up to " + std::to_string(kFewRows) + " rows: embed VNNI small-rows kernel)";
     } else {
       dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
       dnnl::reorder(user, weights).execute(stream, user, weights);
@@ -277,6 +282,23 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
                                 b.strides[1] == md.padded_dims[0] * 64 && md.offset0 == 0;
     if (!blocked_16a64b || !small_gemm_available()) return {};
     return {static_cast<const float*>(weights.get_data_handle()), in, out, static_cast<std::size_t>(md.padded_dims[0])};
+  }
+
+  // The packed int8 weights as int8_small_gemm's panels when oneDNN chose its VNNI layout ([k, n] in blocks
+  // of 64 k x 64 n, 4 consecutive k per column innermost, n-blocks outermost: "BA16a64b4a") with no
+  // compensation buffer appended, else none.
+  Int8Panels int8_panel_layout() const {
+    const dnnl_memory_desc_t& md = weights_md.data;
+    const auto& b = md.format_desc.blocking;
+    const bool vnni_layout = md.format_kind == dnnl_blocked && md.data_type == dnnl_s8 && md.ndims == 2 &&
+                             md.extra.flags == 0 && b.inner_nblks == 3 && b.inner_blks[0] == 16 &&
+                             b.inner_idxs[0] == 0 && b.inner_blks[1] == 64 && b.inner_idxs[1] == 1 &&
+                             b.inner_blks[2] == 4 && b.inner_idxs[2] == 0 && b.strides[0] == 64 * 64 &&
+                             b.strides[1] == md.padded_dims[0] * 64 && md.offset0 == 0;
+    const char* off = std::getenv("EMBED_INT8_SMALL_ROWS");  // "0": leave them to oneDNN (A/B, tests)
+    if (!vnni_layout || in % 4 != 0 || qmax != 255 || !int8_small_gemm_available() || (off && off[0] == '0'))
+      return {};
+    return {static_cast<const int8_t*>(weights.get_data_handle()), in, out, static_cast<std::size_t>(md.padded_dims[0])};
   }
 
   // bf16: creating a primitive (JIT-compiling its kernels) takes 1.5-11 ms on an AMX CPU, GELU-fused ones
@@ -486,6 +508,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   //   512 KiB beat 128 KiB by 2-3 % (fewer GEMM calls, each with its fixed cost). Up to kFewRows rows (one
   //   text at batch 1) run in one call: a second call re-reads the layer's weights (AMX, texts of 33-64
   //   tokens: 2.5-3.3 % faster in one call; 64-row chunks for all batches were 5-9 % slower at batch 32).
+  //   Such a call runs on embed's VNNI small-rows kernel where oneDNN packed the weights in its VNNI layout.
   static constexpr std::size_t kAmxChunkRows = 64;
   template <typename RowDone>
   void gemm_int8(const QuantizedRows& q, std::size_t rows, float* y, Activation act, RowDone&& row_done) {
@@ -500,6 +523,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
           bool fused = false;
           if (amx)
             amx_int8_gemm(q.codes + r0 * in, gemm_rows(m), amx, acc);
+          else if (int8_panels.data && m <= kFewRows)
+            int8_small_gemm(q.codes + r0 * in, m, int8_panels, acc);
           else
             execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
         },

@@ -1,0 +1,131 @@
+#include "compute/int8_small_gemm.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "compute/avx512_math.hpp"
+#include "compute/cpu_features.hpp"
+#include "compute/threads.hpp"
+
+namespace embed::compute {
+
+namespace {
+
+constexpr std::size_t kPanel = 64;     // output columns per panel: 4 vectors of 16 int32
+constexpr std::size_t kQuadBytes = 4;  // k values per VNNI product (u8 x s8, summed into one int32)
+constexpr std::size_t kRowBlock = 6;   // rows per register tile: 6 x 4 sums, 4 weight vectors, 1 broadcast
+
+#if defined(__x86_64__) && defined(__GNUC__)
+EMBED_AVX512_KERNELS_BEGIN
+// One row's 64 sums of a tile, as named vectors: GCC 12 kept an array of them (acc[r][c], as small_gemm
+// has) on the stack and copied each through another register around every product (1.6x oneDNN's time).
+struct RowSums {
+  __m512i c0, c1, c2, c3;
+};
+
+// Row sums += the 4 u8 codes at `codes` (one int32 broadcast) . the 4 s8 weights of each of the 64 columns.
+// vpdpbusd as inline assembly, the sums tied to their registers.
+__attribute__((target("avx512f,avx512vnni"), always_inline)) inline void add_quad(RowSums& s, const uint8_t* codes,
+                                                                                  __m512i w0, __m512i w1, __m512i w2,
+                                                                                  __m512i w3) {
+  int32_t quad;
+  std::memcpy(&quad, codes, sizeof quad);
+  const __m512i a = _mm512_set1_epi32(quad);
+  asm("vpdpbusd %1, %2, %0" : "+v"(s.c0) : "v"(w0), "v"(a));
+  asm("vpdpbusd %1, %2, %0" : "+v"(s.c1) : "v"(w1), "v"(a));
+  asm("vpdpbusd %1, %2, %0" : "+v"(s.c2) : "v"(w2), "v"(a));
+  asm("vpdpbusd %1, %2, %0" : "+v"(s.c3) : "v"(w3), "v"(a));
+}
+
+__attribute__((target("avx512f"), always_inline)) inline void store_row(const RowSums& s, int32_t* y,
+                                                                        const __mmask16 (&mask)[4]) {
+  _mm512_mask_storeu_epi32(y, mask[0], s.c0);
+  _mm512_mask_storeu_epi32(y + 16, mask[1], s.c1);
+  _mm512_mask_storeu_epi32(y + 32, mask[2], s.c2);
+  _mm512_mask_storeu_epi32(y + 48, mask[3], s.c3);
+}
+
+// Rows [0, R) of x (R <= 6) times one panel, over all k.
+template <int R>
+__attribute__((target("avx512f,avx512vnni"))) void run_tile(const uint8_t* x, std::size_t ldx, std::size_t k,
+                                                             const int8_t* panel, int32_t* y, std::size_t ldy,
+                                                             std::size_t columns) {
+  static_assert(R >= 1 && R <= 6);
+  __mmask16 mask[4];
+  for (int c = 0; c < 4; ++c) {
+    const std::size_t from = 16 * static_cast<std::size_t>(c);
+    mask[c] = columns > from ? avx512::tail_mask(columns - from) : 0;
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  RowSums s0{zero, zero, zero, zero}, s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+  const uint8_t *x0 = x, *x1 = x + ldx * (R > 1), *x2 = x + 2 * ldx * (R > 2), *x3 = x + 3 * ldx * (R > 3),
+                *x4 = x + 4 * ldx * (R > 4), *x5 = x + 5 * ldx * (R > 5);
+  const int8_t* wq = panel;
+  for (std::size_t q = 0; q < k; q += kQuadBytes, wq += kPanel * kQuadBytes) {
+    const __m512i w0 = _mm512_loadu_si512(wq), w1 = _mm512_loadu_si512(wq + 64), w2 = _mm512_loadu_si512(wq + 128),
+                  w3 = _mm512_loadu_si512(wq + 192);
+    add_quad(s0, x0 + q, w0, w1, w2, w3);
+    if constexpr (R > 1) add_quad(s1, x1 + q, w0, w1, w2, w3);
+    if constexpr (R > 2) add_quad(s2, x2 + q, w0, w1, w2, w3);
+    if constexpr (R > 3) add_quad(s3, x3 + q, w0, w1, w2, w3);
+    if constexpr (R > 4) add_quad(s4, x4 + q, w0, w1, w2, w3);
+    if constexpr (R > 5) add_quad(s5, x5 + q, w0, w1, w2, w3);
+  }
+  store_row(s0, y, mask);
+  if constexpr (R > 1) store_row(s1, y + ldy, mask);
+  if constexpr (R > 2) store_row(s2, y + 2 * ldy, mask);
+  if constexpr (R > 3) store_row(s3, y + 3 * ldy, mask);
+  if constexpr (R > 4) store_row(s4, y + 4 * ldy, mask);
+  if constexpr (R > 5) store_row(s5, y + 5 * ldy, mask);
+}
+EMBED_AVX512_KERNELS_END
+
+void run_tile_rows(std::size_t rows, const uint8_t* x, std::size_t ldx, std::size_t k, const int8_t* panel, int32_t* y,
+                   std::size_t ldy, std::size_t columns) {
+  switch (rows) {
+    case 1: return run_tile<1>(x, ldx, k, panel, y, ldy, columns);
+    case 2: return run_tile<2>(x, ldx, k, panel, y, ldy, columns);
+    case 3: return run_tile<3>(x, ldx, k, panel, y, ldy, columns);
+    case 4: return run_tile<4>(x, ldx, k, panel, y, ldy, columns);
+    case 5: return run_tile<5>(x, ldx, k, panel, y, ldy, columns);
+    default: return run_tile<6>(x, ldx, k, panel, y, ldy, columns);
+  }
+}
+#endif
+
+// Panel p of the output, its rows spread evenly over tiles of at most kRowBlock.
+void gemm_panel(const uint8_t* x, std::size_t rows, const Int8Panels& w, int32_t* y, std::size_t p) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const int8_t* panel = w.data + p * w.k_padded * kPanel;
+  const std::size_t columns = std::min(kPanel, w.n - p * kPanel);
+  const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t r0 = rows * b / blocks, r1 = rows * (b + 1) / blocks;
+    run_tile_rows(r1 - r0, x + r0 * w.k, w.k, w.k, panel, y + r0 * w.n + p * kPanel, w.n, columns);
+  }
+#else
+  (void)x, (void)rows, (void)w, (void)y, (void)p;
+#endif
+}
+
+}  // namespace
+
+bool int8_small_gemm_available() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return cpu_features().avx512 && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+void int8_small_gemm(const uint8_t* x, std::size_t rows, const Int8Panels& w, int32_t* y) {
+  if (rows == 0) return;
+  const std::size_t panels = (w.n + kPanel - 1) / kPanel;
+  parallel_for(panels, 1, [&](std::size_t begin, std::size_t end, int) {
+    for (std::size_t p = begin; p < end; ++p) gemm_panel(x, rows, w, y, p);
+  });
+}
+
+}  // namespace embed::compute

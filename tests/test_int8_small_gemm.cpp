@@ -1,0 +1,104 @@
+// embed's VNNI small-rows int8 kernel (compute/int8_small_gemm) against oneDNN's int8 matmul on the same
+// packed weights: the sums are exact integers and the quantization and dequantization around them are the
+// same code, so every output must be equal bit for bit, for row counts within the kernel's range and
+// beyond it (where both sides run oneDNN), column counts that are not a multiple of its 64-column panels,
+// and 1 and 2 threads.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "compute/int8_small_gemm.hpp"
+#include "compute/linear.hpp"
+
+namespace {
+
+using embed::compute::Activation;
+using embed::compute::Linear;
+
+struct RandomLayer {
+  std::vector<float> w, b;
+  std::size_t in, out;
+  RandomLayer(std::size_t in_, std::size_t out_, unsigned seed) : w(in_ * out_), b(out_), in(in_), out(out_) {
+    std::mt19937 gen(seed);
+    std::normal_distribution<float> normal(0.0f, 0.05f);
+    for (auto& v : w) v = normal(gen);
+    for (auto& v : b) v = normal(gen);
+  }
+  Linear make(int threads) {
+    embed::io::FloatTensor wt, bt;
+    wt.shape = {int64_t(out), int64_t(in)};
+    wt.data = w.data();
+    bt.shape = {int64_t(out)};
+    bt.data = b.data();
+    return Linear(wt, bt, embed::Precision::INT8, threads);
+  }
+};
+
+// The layer twice: on embed's kernel (up to 64 rows) and, with EMBED_INT8_SMALL_ROWS=0 while packing, on
+// oneDNN only.
+std::pair<Linear, Linear> both_ways(RandomLayer& layer, int threads) {
+  Linear ours = layer.make(threads);
+  ::setenv("EMBED_INT8_SMALL_ROWS", "0", 1);
+  Linear onednn = layer.make(threads);
+  ::unsetenv("EMBED_INT8_SMALL_ROWS");
+  return {std::move(ours), std::move(onednn)};
+}
+
+}  // namespace
+
+TEST(Int8SmallGemm, SameBitsAsOneDnn) {
+  if (!embed::compute::int8_small_gemm_available()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  struct Shape {
+    std::size_t in, out;
+  };
+  // MiniLM's QKV and FFN layers, and widths off the 64-column panels and the 64-deep k blocks.
+  for (Shape s : {Shape{384, 1152}, Shape{1536, 384}, Shape{68, 100}, Shape{128, 40}}) {
+    RandomLayer layer(s.in, s.out, static_cast<unsigned>(s.in + s.out));
+    std::vector<float> x(200 * s.in);
+    std::mt19937 gen(7);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (auto& v : x) v = normal(gen);
+    for (int threads : {1, 2}) {
+      auto [ours, onednn] = both_ways(layer, threads);
+      ASSERT_NE(ours.backend_info().find("VNNI small-rows"), std::string::npos) << ours.backend_info();
+      ASSERT_EQ(onednn.backend_info().find("VNNI small-rows"), std::string::npos) << onednn.backend_info();
+      for (std::size_t rows : {1, 5, 6, 7, 13, 30, 64, 65, 200}) {
+        for (Activation act : {Activation::Identity, Activation::Gelu}) {
+          std::vector<float> a(rows * s.out), b(rows * s.out);
+          ours.forward(x.data(), rows, a.data(), act);
+          onednn.forward(x.data(), rows, b.data(), act);
+          for (std::size_t i = 0; i < a.size(); ++i)
+            ASSERT_EQ(a[i], b[i]) << s.in << "x" << s.out << ", " << threads << " threads, " << rows
+                                  << " rows, activation " << static_cast<int>(act) << ", element " << i;
+        }
+      }
+    }
+  }
+}
+
+// Through the int8 feed-forward pair (the intermediate quantized again row by row) and bf16 output, the
+// paths a transformer layer takes.
+TEST(Int8SmallGemm, FeedForwardAndBf16OutputSameBitsAsOneDnn) {
+  if (!embed::compute::int8_small_gemm_available()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  RandomLayer up(384, 1536, 1), down(1536, 384, 2);
+  std::vector<float> x(64 * 384);
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(gen);
+  auto [up_ours, up_onednn] = both_ways(up, 1);
+  auto [down_ours, down_onednn] = both_ways(down, 1);
+  for (std::size_t rows : {1, 29, 64}) {
+    std::vector<float> a(rows * 384), b(rows * 384), scratch(rows * 1536);
+    Linear::feed_forward(up_ours, down_ours, x.data(), rows, scratch.data(), a.data(), Activation::Gelu);
+    Linear::feed_forward(up_onednn, down_onednn, x.data(), rows, scratch.data(), b.data(), Activation::Gelu);
+    for (std::size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << rows << " rows, element " << i;
+    std::vector<uint16_t> ha(rows * 1536), hb(rows * 1536);
+    up_ours.forward_bf16(x.data(), rows, ha.data());
+    up_onednn.forward_bf16(x.data(), rows, hb.data());
+    EXPECT_EQ(ha, hb) << rows << " rows, bf16 output";
+  }
+}
