@@ -47,11 +47,12 @@ __attribute__((target("avx512f"), always_inline)) inline void store_row(const Ro
   _mm512_mask_storeu_epi32(y + 48, mask[3], s.c3);
 }
 
-// Rows [0, R) of x (R <= 6) times one panel, over all k.
+// Rows [0, R) of x (R <= 6) times one panel, over all k; prefetches next_lines cache lines from `next` (null:
+// none) on the way.
 template <int R>
 __attribute__((target("avx512f,avx512vnni"))) void run_tile(const uint8_t* x, std::size_t ldx, std::size_t k,
                                                              const int8_t* panel, int32_t* y, std::size_t ldy,
-                                                             std::size_t columns) {
+                                                             std::size_t columns, const int8_t* next, std::size_t next_lines) {
   static_assert(R >= 1 && R <= 6);
   __mmask16 mask[4];
   for (int c = 0; c < 4; ++c) {
@@ -64,6 +65,11 @@ __attribute__((target("avx512f,avx512vnni"))) void run_tile(const uint8_t* x, st
                 *x4 = x + 4 * ldx * (R > 4), *x5 = x + 5 * ldx * (R > 5);
   const int8_t* wq = panel;
   for (std::size_t q = 0; q < k; q += kQuadBytes, wq += kPanel * kQuadBytes) {
+    if (next) {  // next_lines spread evenly over the k steps
+      const std::size_t step = q / kQuadBytes, steps = k / kQuadBytes;
+      for (std::size_t line = next_lines * step / steps; line < next_lines * (step + 1) / steps; ++line)
+        _mm_prefetch(reinterpret_cast<const char*>(next) + 64 * line, _MM_HINT_T0);
+    }
     const __m512i w0 = _mm512_loadu_si512(wq), w1 = _mm512_loadu_si512(wq + 64), w2 = _mm512_loadu_si512(wq + 128),
                   w3 = _mm512_loadu_si512(wq + 192);
     add_quad(s0, x0 + q, w0, w1, w2, w3);
@@ -83,30 +89,39 @@ __attribute__((target("avx512f,avx512vnni"))) void run_tile(const uint8_t* x, st
 EMBED_AVX512_KERNELS_END
 
 void run_tile_rows(std::size_t rows, const uint8_t* x, std::size_t ldx, std::size_t k, const int8_t* panel, int32_t* y,
-                   std::size_t ldy, std::size_t columns) {
+                   std::size_t ldy, std::size_t columns, const int8_t* next, std::size_t next_lines) {
   switch (rows) {
-    case 1: return run_tile<1>(x, ldx, k, panel, y, ldy, columns);
-    case 2: return run_tile<2>(x, ldx, k, panel, y, ldy, columns);
-    case 3: return run_tile<3>(x, ldx, k, panel, y, ldy, columns);
-    case 4: return run_tile<4>(x, ldx, k, panel, y, ldy, columns);
-    case 5: return run_tile<5>(x, ldx, k, panel, y, ldy, columns);
-    default: return run_tile<6>(x, ldx, k, panel, y, ldy, columns);
+    case 1: return run_tile<1>(x, ldx, k, panel, y, ldy, columns, next, next_lines);
+    case 2: return run_tile<2>(x, ldx, k, panel, y, ldy, columns, next, next_lines);
+    case 3: return run_tile<3>(x, ldx, k, panel, y, ldy, columns, next, next_lines);
+    case 4: return run_tile<4>(x, ldx, k, panel, y, ldy, columns, next, next_lines);
+    case 5: return run_tile<5>(x, ldx, k, panel, y, ldy, columns, next, next_lines);
+    default: return run_tile<6>(x, ldx, k, panel, y, ldy, columns, next, next_lines);
   }
 }
 #endif
 
-// Panel p of the output, its rows spread evenly over tiles of at most kRowBlock.
-void gemm_panel(const uint8_t* x, std::size_t rows, const Int8Panels& w, int32_t* y, std::size_t p) {
+// Panel p of w: k_padded / 4 groups of 64 columns x 4 k, 256 bytes each (a panel is k_padded cache lines).
+const int8_t* panel_start(const Int8Panels& w, std::size_t p) { return w.data + p * w.k_padded * kPanel; }
+
+// Panel p of the output, its rows spread evenly over tiles of at most kRowBlock. The last tile, which reads
+// the panel from cache, brings `then` (the panel this thread takes next, then_lines cache lines; null:
+// none) into cache meanwhile. Paired A/B per text, MiniLM batch 1: 0.867 (1 thread) / 0.948 (2 threads) of
+// the time without it; the same prefetches shared out over all the tiles: 1.11x the time of the last tile's.
+void gemm_panel(const uint8_t* x, std::size_t rows, const Int8Panels& w, int32_t* y, std::size_t p,
+                const int8_t* then, std::size_t then_lines) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  const int8_t* panel = w.data + p * w.k_padded * kPanel;
+  const int8_t* panel = panel_start(w, p);
   const std::size_t columns = std::min(kPanel, w.n - p * kPanel);
   const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t r0 = rows * b / blocks, r1 = rows * (b + 1) / blocks;
-    run_tile_rows(r1 - r0, x + r0 * w.k, w.k, w.k, panel, y + r0 * w.n + p * kPanel, w.n, columns);
+    const bool last = b + 1 == blocks;
+    run_tile_rows(r1 - r0, x + r0 * w.k, w.k, w.k, panel, y + r0 * w.n + p * kPanel, w.n, columns,
+                  last ? then : nullptr, then_lines);
   }
 #else
-  (void)x, (void)rows, (void)w, (void)y, (void)p;
+  (void)x, (void)rows, (void)w, (void)y, (void)p, (void)then, (void)then_lines;
 #endif
 }
 
@@ -124,7 +139,8 @@ void int8_small_gemm(const uint8_t* x, std::size_t rows, const Int8Panels& w, in
   if (rows == 0) return;
   const std::size_t panels = (w.n + kPanel - 1) / kPanel;
   parallel_for(panels, 1, [&](std::size_t begin, std::size_t end, int) {
-    for (std::size_t p = begin; p < end; ++p) gemm_panel(x, rows, w, y, p);
+    for (std::size_t p = begin; p < end; ++p)
+      gemm_panel(x, rows, w, y, p, p + 1 < end ? panel_start(w, p + 1) : nullptr, w.k_padded);
   });
 }
 
