@@ -21,6 +21,11 @@ inline __mmask16 tail_mask(std::size_t remaining) {
   return static_cast<__mmask16>(remaining >= 16 ? 0xffffu : (1u << remaining) - 1u);
 }
 
+// The lane masks of a 64-column panel's four 16-wide vectors when only its first `columns` are real.
+inline void panel_masks(std::size_t columns, __mmask16 (&mask)[4]) {
+  for (std::size_t c = 0; c < 4; ++c) mask[c] = columns > 16 * c ? tail_mask(columns - 16 * c) : 0;
+}
+
 // e^x for x <= 0 (its callers: softmax arguments less their maximum, GELU's e^(-a^2)), e^-87.3 below
 // -87.3: the Cephes expf range reduction and polynomial (~1 ulp), the same as kernels' scalar exp_approx.
 // Without exp_approx's clamp at 88.3, one instruction fewer: right up to x = 88, not for larger x.

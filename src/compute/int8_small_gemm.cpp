@@ -55,10 +55,7 @@ __attribute__((target("avx512f,avx512vnni"))) void run_tile(const uint8_t* x, st
                                                              std::size_t columns, const int8_t* next, std::size_t next_lines) {
   static_assert(R >= 1 && R <= 6);
   __mmask16 mask[4];
-  for (int c = 0; c < 4; ++c) {
-    const std::size_t from = 16 * static_cast<std::size_t>(c);
-    mask[c] = columns > from ? avx512::tail_mask(columns - from) : 0;
-  }
+  avx512::panel_masks(columns, mask);
   const __m512i zero = _mm512_setzero_si512();
   RowSums s0{zero, zero, zero, zero}, s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
   const uint8_t *x0 = x, *x1 = x + ldx * (R > 1), *x2 = x + 2 * ldx * (R > 2), *x3 = x + 3 * ldx * (R > 3),

@@ -90,10 +90,7 @@ __attribute__((target("avx512f"), always_inline)) inline void k_step(__m512 (&ac
 template <int R>
 __attribute__((target("avx512f"))) void run_tile(const Tile& t) {
   __mmask16 mask[4];
-  for (int c = 0; c < 4; ++c) {
-    const std::size_t from = 16 * static_cast<std::size_t>(c);
-    mask[c] = t.columns > from ? avx512::tail_mask(t.columns - from) : 0;
-  }
+  avx512::panel_masks(t.columns, mask);
   __m512 acc[R][4];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < 4; ++c)
