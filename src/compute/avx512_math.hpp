@@ -26,6 +26,14 @@ inline void panel_masks(std::size_t columns, __mmask16 (&mask)[4]) {
   for (std::size_t c = 0; c < 4; ++c) mask[c] = columns > 16 * c ? tail_mask(columns - 16 * c) : 0;
 }
 
+// One int8 GEMM output vector back in fp32 (kernels::dequantize_row's formula): scale * (wscale * acc -
+// zero_point * wcolsum) + bias, as one multiplication and two fused multiply-adds (bias: null for none).
+__attribute__((target("avx512f"))) inline __m512 dequantize16(__m512i acc, __m512 scale, __m512 zero_point,
+                                                              __m512 wscale, __m512 wcolsum, const __m512* bias) {
+  const __m512 u = _mm512_fmsub_ps(_mm512_cvtepi32_ps(acc), wscale, _mm512_mul_ps(zero_point, wcolsum));
+  return bias ? _mm512_fmadd_ps(u, scale, *bias) : _mm512_mul_ps(u, scale);
+}
+
 // e^x for x <= 0 (its callers: softmax arguments less their maximum, GELU's e^(-a^2)), e^-87.3 below
 // -87.3: the Cephes expf range reduction and polynomial (~1 ulp), the same as kernels' scalar exp_approx.
 // Without exp_approx's clamp at 88.3, one instruction fewer: right up to x = 88, not for larger x.

@@ -222,9 +222,34 @@ void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* sca
   quantize_u8_generic(x, n, qmax, q, scale, zero_point);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+EMBED_AVX512_KERNELS_BEGIN
+// dequantize_row with AVX-512, written out: vnni_int8_gemm's fused epilogue computes the same floats
+// with the same avx512::dequantize16, not with whatever contraction a compiler picks for the loop below.
+__attribute__((target("avx512f"))) void dequantize_row_avx512(const int32_t* acc, std::size_t n, float scale,
+                                                              int32_t zp, const float* wscale, const float* wcolsum,
+                                                              const float* bias, float* y) {
+  const __m512 vscale = _mm512_set1_ps(scale), vzp = _mm512_set1_ps(static_cast<float>(zp));
+  for (std::size_t j = 0; j < n; j += 16) {
+    const __mmask16 mask = avx512::tail_mask(n - j);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + j) : _mm512_setzero_ps();
+    const __m512 v = avx512::dequantize16(_mm512_maskz_loadu_epi32(mask, acc + j), vscale, vzp,
+                                          _mm512_maskz_loadu_ps(mask, wscale + j),
+                                          _mm512_maskz_loadu_ps(mask, wcolsum + j), bias ? &b : nullptr);
+    _mm512_mask_storeu_ps(y + j, mask, v);
+  }
+}
+EMBED_AVX512_KERNELS_END
+}  // namespace
+#endif
+
 EMBED_MULTIVERSION
 void dequantize_row(const int32_t* acc, std::size_t n, float scale, int32_t zp, const float* wscale,
                     const float* wcolsum, const float* bias, float* y) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu_features().avx512) return dequantize_row_avx512(acc, n, scale, zp, wscale, wcolsum, bias, y);
+#endif
   // All in float: no 32-bit integer multiply (slow on every x86) per element.
   const float zero_point = static_cast<float>(zp);
   if (bias) {

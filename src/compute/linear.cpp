@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "compute/amx_gemm.hpp"
-#include "compute/int8_small_gemm.hpp"
+#include "compute/vnni_gemm.hpp"
 #include "compute/kernels.hpp"
 #include "compute/onednn_context.hpp"
 #include "compute/small_gemm.hpp"
@@ -133,7 +133,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   std::vector<float> bias;               // fp32 [out] (empty: none)
   dnnl::memory bias_memory;              // over `bias` (fp32 / bf16 only: int8 adds it when dequantizing)
   PanelWeights panels;                   // fp32 packed weights as small_gemm reads them (data null: not that layout)
-  Int8Panels int8_panels;                // int8 packed weights as int8_small_gemm reads them (data null: none)
+  VnniPanels vnni_panels;                // int8 packed weights as vnni_int8_gemm reads them (data null: none)
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
@@ -259,8 +259,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
       dnnl::reorder(user, weights).execute(stream, user, weights);
       qmax = has_vnni() ? 255 : 127;
-      int8_panels = int8_panel_layout();
-      if (int8_panels.data) info += " (up to " + std::to_string(kFewRows) + " rows: embed VNNI small-rows kernel)";
+      vnni_panels = vnni_panel_layout();
+      if (vnni_panels.data) info = "embed VNNI kernel on the weights packed for " + info;
     } else {
       dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
       dnnl::reorder(user, weights).execute(stream, user, weights);
@@ -284,10 +284,10 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
     return {static_cast<const float*>(weights.get_data_handle()), in, out, static_cast<std::size_t>(md.padded_dims[0])};
   }
 
-  // The packed int8 weights as int8_small_gemm's panels when oneDNN chose its VNNI layout ([k, n] in blocks
+  // The packed int8 weights as vnni_int8_gemm's panels when oneDNN chose its VNNI layout ([k, n] in blocks
   // of 64 k x 64 n, 4 consecutive k per column innermost, n-blocks outermost: "BA16a64b4a") with no
   // compensation buffer appended, else none.
-  Int8Panels int8_panel_layout() const {
+  VnniPanels vnni_panel_layout() const {
     const dnnl_memory_desc_t& md = weights_md.data;
     const auto& b = md.format_desc.blocking;
     const bool vnni_layout = md.format_kind == dnnl_blocked && md.data_type == dnnl_s8 && md.ndims == 2 &&
@@ -295,8 +295,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
                              b.inner_idxs[0] == 0 && b.inner_blks[1] == 64 && b.inner_idxs[1] == 1 &&
                              b.inner_blks[2] == 4 && b.inner_idxs[2] == 0 && b.strides[0] == 64 * 64 &&
                              b.strides[1] == md.padded_dims[0] * 64 && md.offset0 == 0;
-    const char* off = std::getenv("EMBED_INT8_SMALL_ROWS");  // "0": leave them to oneDNN (A/B, tests)
-    if (!vnni_layout || in % 4 != 0 || qmax != 255 || !int8_small_gemm_available() || (off && off[0] == '0'))
+    const char* off = std::getenv("EMBED_VNNI");  // "0": leave the layer to oneDNN (A/B, tests)
+    if (!vnni_layout || in % 4 != 0 || qmax != 255 || !vnni_gemm_available() || (off && off[0] == '0'))
       return {};
     return {static_cast<const int8_t*>(weights.get_data_handle()), in, out, static_cast<std::size_t>(md.padded_dims[0])};
   }
@@ -508,7 +508,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   //   512 KiB beat 128 KiB by 2-3 % (fewer GEMM calls, each with its fixed cost). Up to kFewRows rows (one
   //   text at batch 1) run in one call: a second call re-reads the layer's weights (AMX, texts of 33-64
   //   tokens: 2.5-3.3 % faster in one call; 64-row chunks for all batches were 5-9 % slower at batch 32).
-  //   Such a call runs on embed's VNNI small-rows kernel where oneDNN packed the weights in its VNNI layout.
+  // - embed's VNNI kernel (where oneDNN packed the weights in its VNNI layout) takes the same chunks; it
+  //   hands back dequantized rows, so a call that writes into y needs none.
   static constexpr std::size_t kAmxChunkRows = 64;
   template <typename RowDone>
   void gemm_int8(const QuantizedRows& q, std::size_t rows, float* y, Activation act, RowDone&& row_done) {
@@ -517,14 +518,33 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
                               : rows <= kFewRows ? rows
                                                  : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
     const float* b = bias.empty() ? nullptr : bias.data();
+    if (vnni_panels.data && (act == Activation::Identity || act == Activation::Gelu)) {
+      // embed's VNNI kernel hands back dequantized (and activated) rows: no int32 pass through memory.
+      const VnniDequantization dq{q.scale, q.zero_point, wscale.data(), wcolsum.data(), b, act == Activation::Gelu};
+      if (y) {
+        vnni_int8_gemm(q.codes, rows, vnni_panels, dq, y);
+        parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) {
+          for (std::size_t r = rb; r < re; ++r) row_done(r, y + r * out);
+        });
+        return;
+      }
+      in_chunks<float>(
+          rows, chunk,
+          [&](std::size_t r0, std::size_t m, float* values) {
+            VnniDequantization rows_dq = dq;
+            rows_dq.row_scale += r0;
+            rows_dq.row_zero_point += r0;
+            vnni_int8_gemm(q.codes + r0 * in, m, vnni_panels, rows_dq, values);
+          },
+          row_done);
+      return;
+    }
     in_chunks<int32_t>(
         rows, chunk,
         [&](std::size_t r0, std::size_t m, int32_t* acc) {
           bool fused = false;
           if (amx)
             amx_int8_gemm(q.codes + r0 * in, gemm_rows(m), amx, acc);
-          else if (int8_panels.data && m <= kFewRows)
-            int8_small_gemm(q.codes + r0 * in, m, int8_panels, acc);
           else
             execute(m, Activation::Identity, q.codes + r0 * in, acc, &fused);
         },

@@ -1,8 +1,8 @@
-// embed's VNNI small-rows int8 kernel (compute/int8_small_gemm) against oneDNN's int8 matmul on the same
-// packed weights: the sums are exact integers and the quantization and dequantization around them are the
-// same code, so every output must be equal bit for bit, for row counts within the kernel's range and
-// beyond it (where both sides run oneDNN), column counts that are not a multiple of its 64-column panels,
-// and 1 and 2 threads.
+// embed's VNNI int8 kernel (compute/vnni_gemm) against oneDNN's int8 matmul on the same packed weights:
+// the sums are exact integers and the quantization and dequantization around them the same arithmetic, so
+// every output must be equal bit for bit, for row counts from one to several row tiles and chunks, column
+// counts that are not a multiple of its 64-column panels, k not a multiple of its 64-deep blocks, and 1
+// and 2 threads.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "compute/int8_small_gemm.hpp"
+#include "compute/vnni_gemm.hpp"
 #include "compute/linear.hpp"
 
 namespace {
@@ -38,35 +38,34 @@ struct RandomLayer {
   }
 };
 
-// The layer twice: on embed's kernel (up to 64 rows) and, with EMBED_INT8_SMALL_ROWS=0 while packing, on
-// oneDNN only.
+// The layer twice: on embed's kernel and, with EMBED_VNNI=0 while packing, on oneDNN.
 std::pair<Linear, Linear> both_ways(RandomLayer& layer, int threads) {
   Linear ours = layer.make(threads);
-  ::setenv("EMBED_INT8_SMALL_ROWS", "0", 1);
+  ::setenv("EMBED_VNNI", "0", 1);
   Linear onednn = layer.make(threads);
-  ::unsetenv("EMBED_INT8_SMALL_ROWS");
+  ::unsetenv("EMBED_VNNI");
   return {std::move(ours), std::move(onednn)};
 }
 
 }  // namespace
 
-TEST(Int8SmallGemm, SameBitsAsOneDnn) {
-  if (!embed::compute::int8_small_gemm_available()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+TEST(VnniGemm, SameBitsAsOneDnn) {
+  if (!embed::compute::vnni_gemm_available()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
   struct Shape {
     std::size_t in, out;
   };
   // MiniLM's QKV and FFN layers, and widths off the 64-column panels and the 64-deep k blocks.
   for (Shape s : {Shape{384, 1152}, Shape{1536, 384}, Shape{68, 100}, Shape{128, 40}}) {
     RandomLayer layer(s.in, s.out, static_cast<unsigned>(s.in + s.out));
-    std::vector<float> x(200 * s.in);
+    std::vector<float> x(700 * s.in);
     std::mt19937 gen(7);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (auto& v : x) v = normal(gen);
     for (int threads : {1, 2}) {
       auto [ours, onednn] = both_ways(layer, threads);
-      ASSERT_NE(ours.backend_info().find("VNNI small-rows"), std::string::npos) << ours.backend_info();
-      ASSERT_EQ(onednn.backend_info().find("VNNI small-rows"), std::string::npos) << onednn.backend_info();
-      for (std::size_t rows : {1, 5, 6, 7, 13, 30, 64, 65, 200}) {
+      ASSERT_NE(ours.backend_info().find("embed VNNI kernel"), std::string::npos) << ours.backend_info();
+      ASSERT_EQ(onednn.backend_info().find("embed VNNI kernel"), std::string::npos) << onednn.backend_info();
+      for (std::size_t rows : {1, 5, 6, 7, 13, 30, 64, 65, 200, 700}) {
         for (Activation act : {Activation::Identity, Activation::Gelu}) {
           std::vector<float> a(rows * s.out), b(rows * s.out);
           ours.forward(x.data(), rows, a.data(), act);
@@ -80,18 +79,18 @@ TEST(Int8SmallGemm, SameBitsAsOneDnn) {
   }
 }
 
-// Through the int8 feed-forward pair (the intermediate quantized again row by row) and bf16 output, the
-// paths a transformer layer takes.
-TEST(Int8SmallGemm, FeedForwardAndBf16OutputSameBitsAsOneDnn) {
-  if (!embed::compute::int8_small_gemm_available()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+// Through the int8 feed-forward pair (the intermediate quantized again row by row, in chunks) and bf16
+// output, the paths a transformer layer takes.
+TEST(VnniGemm, FeedForwardAndBf16OutputSameBitsAsOneDnn) {
+  if (!embed::compute::vnni_gemm_available()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
   RandomLayer up(384, 1536, 1), down(1536, 384, 2);
-  std::vector<float> x(64 * 384);
+  std::vector<float> x(300 * 384);
   std::mt19937 gen(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (auto& v : x) v = normal(gen);
   auto [up_ours, up_onednn] = both_ways(up, 1);
   auto [down_ours, down_onednn] = both_ways(down, 1);
-  for (std::size_t rows : {1, 29, 64}) {
+  for (std::size_t rows : {1, 29, 64, 300}) {  // 300: several chunks of the intermediate
     std::vector<float> a(rows * 384), b(rows * 384), scratch(rows * 1536);
     Linear::feed_forward(up_ours, down_ours, x.data(), rows, scratch.data(), a.data(), Activation::Gelu);
     Linear::feed_forward(up_onednn, down_onednn, x.data(), rows, scratch.data(), b.data(), Activation::Gelu);
