@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "compute/amx_gemm.hpp"
-#include "compute/vnni_gemm.hpp"
+#include "compute/dot_gemm.hpp"
 #include "compute/kernels.hpp"
 #include "compute/onednn_context.hpp"
 #include "compute/small_gemm.hpp"
@@ -133,7 +133,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   std::vector<float> bias;               // fp32 [out] (empty: none)
   dnnl::memory bias_memory;              // over `bias` (fp32 / bf16 only: int8 adds it when dequantizing)
   PanelWeights panels;                   // fp32 packed weights as small_gemm reads them (data null: not that layout)
-  VnniPanels vnni_panels;                // int8 packed weights as vnni_int8_gemm reads them (data null: none)
+  DotPanels dot_panels;                  // int8 / bf16 packed weights as dot_gemm reads them (data null: none)
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
@@ -259,14 +259,16 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       dnnl::memory user({{K, N}, dt::s8, tag::ba}, cpu_engine(), q.data());
       dnnl::reorder(user, weights).execute(stream, user, weights);
       qmax = has_vnni() ? 255 : 127;
-      vnni_panels = vnni_panel_layout();
-      if (vnni_panels.data) info = "embed VNNI kernel on the weights packed for " + info;
+      if (qmax == 255 && int8_dot_available()) dot_panels = dot_panel_layout(dnnl_s8, 4);
+      if (dot_panels.data) info = "embed VNNI kernel on the weights packed for " + info;
     } else {
       dnnl::memory user({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w));
       dnnl::reorder(user, weights).execute(stream, user, weights);
       if (!bias.empty()) bias_memory = dnnl::memory({{1, N}, dt::f32, tag::ab}, cpu_engine(), bias.data());
       if (precision == Precision::FP32) panels = panel_layout();
       if (panels.data) info += " (up to " + std::to_string(kSmallGemmMaxRows) + " rows: embed small-rows kernel)";
+      if (precision == Precision::BF16 && bf16_dot_available()) dot_panels = dot_panel_layout(dnnl_bf16, 2);
+      if (dot_panels.data) info = "embed BF16 kernel on the weights packed for " + info;
     }
     stream.wait();
   }
@@ -284,21 +286,20 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
     return {static_cast<const float*>(weights.get_data_handle()), in, out, static_cast<std::size_t>(md.padded_dims[0])};
   }
 
-  // The packed int8 weights as vnni_int8_gemm's panels when oneDNN chose its VNNI layout ([k, n] in blocks
-  // of 64 k x 64 n, 4 consecutive k per column innermost, n-blocks outermost: "BA16a64b4a") with no
-  // compensation buffer appended, else none.
-  VnniPanels vnni_panel_layout() const {
+  // The packed weights as dot_gemm's panels when oneDNN chose its layout for the dot-product instructions
+  // ([k, n] in blocks of 16 g k x 64 n, g consecutive k per column innermost, n-blocks outermost:
+  // "BA16a64b4a" for s8, "BA16a64b2a" for bf16) with no compensation buffer appended, else none.
+  DotPanels dot_panel_layout(dnnl_data_type_t type, int group) const {
     const dnnl_memory_desc_t& md = weights_md.data;
     const auto& b = md.format_desc.blocking;
-    const bool vnni_layout = md.format_kind == dnnl_blocked && md.data_type == dnnl_s8 && md.ndims == 2 &&
-                             md.extra.flags == 0 && b.inner_nblks == 3 && b.inner_blks[0] == 16 &&
-                             b.inner_idxs[0] == 0 && b.inner_blks[1] == 64 && b.inner_idxs[1] == 1 &&
-                             b.inner_blks[2] == 4 && b.inner_idxs[2] == 0 && b.strides[0] == 64 * 64 &&
-                             b.strides[1] == md.padded_dims[0] * 64 && md.offset0 == 0;
-    const char* off = std::getenv("EMBED_VNNI");  // "0": leave the layer to oneDNN (A/B, tests)
-    if (!vnni_layout || in % 4 != 0 || qmax != 255 || !vnni_gemm_available() || (off && off[0] == '0'))
-      return {};
-    return {static_cast<const int8_t*>(weights.get_data_handle()), in, out, static_cast<std::size_t>(md.padded_dims[0])};
+    const bool dot_layout = md.format_kind == dnnl_blocked && md.data_type == type && md.ndims == 2 &&
+                            md.extra.flags == 0 && b.inner_nblks == 3 && b.inner_blks[0] == 16 &&
+                            b.inner_idxs[0] == 0 && b.inner_blks[1] == 64 && b.inner_idxs[1] == 1 &&
+                            b.inner_blks[2] == group && b.inner_idxs[2] == 0 && b.strides[0] == 16 * group * 64 &&
+                            b.strides[1] == md.padded_dims[0] * 64 && md.offset0 == 0;
+    const char* off = std::getenv("EMBED_DOT");  // "0": leave the layer to oneDNN (A/B, tests)
+    if (!dot_layout || in % static_cast<std::size_t>(group) != 0 || (off && off[0] == '0')) return {};
+    return {weights.get_data_handle(), in, out, static_cast<std::size_t>(md.padded_dims[0])};
   }
 
   // bf16: creating a primitive (JIT-compiling its kernels) takes 1.5-11 ms on an AMX CPU, GELU-fused ones
@@ -320,6 +321,12 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   void execute(std::size_t rows, Activation act, void* src, void* dst, bool* fused_act, bool bf16_dst = false) {
     if (amx && precision == Precision::BF16) {
       amx_bf16(rows, act, static_cast<const uint16_t*>(src), dst, bf16_dst);
+      *fused_act = true;
+      return;
+    }
+    if (precision == Precision::BF16 && dot_panels.data && (act == Activation::Identity || act == Activation::Gelu)) {
+      const Bf16Output finish{bias.empty() ? nullptr : bias.data(), act == Activation::Gelu, bf16_dst};
+      bf16_dot_gemm(static_cast<const uint16_t*>(src), rows, dot_panels, finish, dst);
       *fused_act = true;
       return;
     }
@@ -508,8 +515,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   //   512 KiB beat 128 KiB by 2-3 % (fewer GEMM calls, each with its fixed cost). Up to kFewRows rows (one
   //   text at batch 1) run in one call: a second call re-reads the layer's weights (AMX, texts of 33-64
   //   tokens: 2.5-3.3 % faster in one call; 64-row chunks for all batches were 5-9 % slower at batch 32).
-  // - embed's VNNI kernel (where oneDNN packed the weights in its VNNI layout) takes the same chunks; it
-  //   hands back dequantized rows, so a call that writes into y needs none.
+  // - embed's VNNI kernel (dot_gemm, where oneDNN packed the weights in its VNNI layout) takes the same
+  //   chunks; it hands back dequantized rows, so a call that writes into y needs none.
   static constexpr std::size_t kAmxChunkRows = 64;
   template <typename RowDone>
   void gemm_int8(const QuantizedRows& q, std::size_t rows, float* y, Activation act, RowDone&& row_done) {
@@ -518,11 +525,11 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
                               : rows <= kFewRows ? rows
                                                  : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
     const float* b = bias.empty() ? nullptr : bias.data();
-    if (vnni_panels.data && (act == Activation::Identity || act == Activation::Gelu)) {
+    if (dot_panels.data && (act == Activation::Identity || act == Activation::Gelu)) {
       // embed's VNNI kernel hands back dequantized (and activated) rows: no int32 pass through memory.
-      const VnniDequantization dq{q.scale, q.zero_point, wscale.data(), wcolsum.data(), b, act == Activation::Gelu};
+      const Int8Dequantization dq{q.scale, q.zero_point, wscale.data(), wcolsum.data(), b, act == Activation::Gelu};
       if (y) {
-        vnni_int8_gemm(q.codes, rows, vnni_panels, dq, y);
+        int8_dot_gemm(q.codes, rows, dot_panels, dq, y);
         parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) {
           for (std::size_t r = rb; r < re; ++r) row_done(r, y + r * out);
         });
@@ -531,10 +538,10 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       in_chunks<float>(
           rows, chunk,
           [&](std::size_t r0, std::size_t m, float* values) {
-            VnniDequantization rows_dq = dq;
+            Int8Dequantization rows_dq = dq;
             rows_dq.row_scale += r0;
             rows_dq.row_zero_point += r0;
-            vnni_int8_gemm(q.codes + r0 * in, m, vnni_panels, rows_dq, values);
+            int8_dot_gemm(q.codes + r0 * in, m, dot_panels, rows_dq, values);
           },
           row_done);
       return;

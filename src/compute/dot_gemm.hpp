@@ -1,0 +1,63 @@
+#pragma once
+// GEMMs on AVX-512's dot-product instructions, over the weights oneDNN packed for its own GEMM: int8 on
+// VNNI (vpdpbusd: 4 u8 x s8 products into each int32 lane) and bf16 on AVX512-BF16 (vdpbf16ps: 2 bf16
+// products into each fp32 lane). Each output tile is finished in registers as it is stored (int8:
+// dequantized; both: bias, GELU; bf16: written as fp32 or bf16). CPUs with AMX run amx_gemm instead.
+//
+// Why: at batch 1 a text makes 4 GEMM calls per layer, each of a few dozen rows; through oneDNN about 6 %
+// of the time went to each call's dispatch (4.3 % in libdnnl, 1.4 % in our primitive cache), and its
+// kernel left the weights to arrive on demand; these prefetch the next panel while they read the current
+// one from cache. At batch 32 the int8 results no longer make a round trip through memory to be
+// dequantized. Paired A/B on an AMD Zen 5, int8, oneDNN + dequantization pass against the kernel, per text
+// at batch 1: MiniLM 1.21x (1 thread) / 1.20x (2 threads) the time, MPNet-base 1.04x; per pass at batch
+// 32: MiniLM 1.056x / 1.048x, MPNet-base 1.059x. bf16, oneDNN (bias and GELU fused in its kernel) against
+// the kernel: batch 1 MiniLM 1.13x / 1.12x; batch 32 MiniLM 1.053x / 1.051x, MPNet-base 1.105x. int8 sums
+// are exact integers and the dequantization the same arithmetic, so int8 outputs are oneDNN's path's bit
+// for bit; bf16 sums the same products in another order (and GELU is activation_fast's), cosine to fp32
+// unchanged (min 0.999999 over sentences.txt, MiniLM).
+#include <cstddef>
+#include <cstdint>
+
+namespace embed::compute {
+
+// Weights W [k, n] in oneDNN's layout for these instructions: panels of 64 output columns, each
+// k_padded / g groups of g consecutive k for the 64 columns (256 bytes), g = 4 for s8 ("BA16a64b4a"),
+// 2 for bf16 ("BA16a64b2a"); k and n padded with zeros.
+struct DotPanels {
+  const void* data = nullptr;
+  std::size_t k = 0, n = 0, k_padded = 0;
+};
+
+// How the exact int32 sums become fp32 outputs: kernels::dequantize_row's formula (per-row activation
+// scale and zero point; per-column weight scale, zero-point correction and bias), then GELU as
+// kernels::activation_fast computes it when `gelu`. The same floats as those two run afterwards.
+struct Int8Dequantization {
+  const float* row_scale = nullptr;  // per row of x
+  const int32_t* row_zero_point = nullptr;
+  const float* wscale = nullptr;  // per column
+  const float* wcolsum = nullptr;
+  const float* bias = nullptr;  // null: none
+  bool gelu = false;
+};
+
+// How the fp32 sums of the bf16 GEMM become outputs: + bias (null: none), GELU (as activation_fast) when
+// `gelu`, written as bf16 (round to nearest even) when `bf16_out`, else fp32.
+struct Bf16Output {
+  const float* bias = nullptr;
+  bool gelu = false;
+  bool bf16_out = false;
+};
+
+// Whether this CPU runs int8_dot_gemm (AVX-512 with VNNI) / bf16_dot_gemm (AVX-512 with BF16).
+bool int8_dot_available();
+bool bf16_dot_available();
+
+// y[rows, n] (fp32) = the int32 sums x[rows, k] W dequantized as `dq` says (x: u8 codes, rows k bytes
+// apart; k a multiple of 4), on current_threads() threads, each taking a contiguous range of panels.
+void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const Int8Dequantization& dq, float* y);
+
+// y[rows, n] = x[rows, k] W finished as `out` says (x: bf16 bits, rows k values apart; k even; y: fp32 or
+// bf16 values, rows n apart), on current_threads() threads, each taking a contiguous range of panels.
+void bf16_dot_gemm(const uint16_t* x, std::size_t rows, const DotPanels& w, const Bf16Output& out, void* y);
+
+}  // namespace embed::compute
