@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -152,35 +153,48 @@ TEST(Precision, FeedForwardPairEqualsItsTwoLayers) {
 }
 
 // A few rows (a short text at batch 1) take embed's own fp32 kernel over oneDNN's packed weights
-// (compute/small_gemm): checked against a double reference and against oneDNN's GEMM on more rows, with
-// the shapes' edges: rows not a multiple of a register tile (up to 7 rows), in / out not multiples of
-// 16 / 64 (padded weights, masked columns), an odd in (a k step left over from the two-step loop), in
-// above one 384-step chunk, several panels per thread.
+// (compute/small_gemm), more rows embed's tiled kernel (compute/dot_gemm, f32_dot_gemm) over the same
+// weights. Checked against a double reference and against oneDNN's GEMM (EMBED_DOT=0) on more rows, and
+// each row equal bit for bit to the same row of a larger call (the two kernels sum in the same order, so
+// a text's outputs do not depend on what it is batched with), with the shapes' edges: rows not a multiple
+// of a register tile (up to 7 rows), in / out not multiples of 16 / 64 (padded weights, masked columns),
+// an odd in (a k step left over from the two-step loop), in above one 384-step chunk, several panels per
+// thread; GELU, no activation, and tanh (applied after the sums, as small_gemm does).
 TEST(Precision, SmallRowsKernelMatchesReferenceAndLargeRows) {
   struct Shape {
     std::size_t in, out;
   };
-  constexpr std::size_t big_rows = 80;  // oneDNN's GEMM
+  constexpr std::size_t big_rows = 80;  // beyond small_gemm
   static_assert(big_rows > embed::compute::kSmallGemmMaxRows);
+  using embed::compute::Activation;
   for (const Shape& shape : {Shape{100, 70}, Shape{101, 70}, Shape{384, 384}, Shape{1000, 200}, Shape{64, 1152}}) {
     RandomLayer L(big_rows, shape.in, shape.out, 21);
-    for (bool gelu : {false, true}) {
-      const auto act = gelu ? embed::compute::Activation::Gelu : embed::compute::Activation::Identity;
-      auto ref = L.reference(big_rows, shape.in, shape.out, gelu);
+    for (Activation act : {Activation::Identity, Activation::Gelu, Activation::Tanh}) {
+      std::vector<double> ref;
+      if (act != Activation::Tanh) ref = L.reference(big_rows, shape.in, shape.out, act == Activation::Gelu);
       for (int threads : {1, 2}) {
         embed::compute::Linear lin(L.wt, L.bt, Precision::FP32, threads);
+        ::setenv("EMBED_DOT", "0", 1);
+        embed::compute::Linear onednn(L.wt, L.bt, Precision::FP32, threads);
+        ::unsetenv("EMBED_DOT");
         if (lin.backend_info().find("small-rows kernel") == std::string::npos)
           GTEST_SKIP() << "no small-rows kernel on this CPU: " << lin.backend_info();
-        std::vector<float> all(big_rows * shape.out);
+        ASSERT_EQ(onednn.backend_info().find("FMA kernels"), std::string::npos) << onednn.backend_info();
+        std::vector<float> all(big_rows * shape.out), all_onednn(big_rows * shape.out);
         lin.forward(L.x.data(), big_rows, all.data(), act);
+        onednn.forward(L.x.data(), big_rows, all_onednn.data(), act);
         for (std::size_t rows : {std::size_t{1}, std::size_t{5}, std::size_t{6}, std::size_t{7}, std::size_t{8}, std::size_t{13}, std::size_t{30}, std::size_t{50}, embed::compute::kSmallGemmMaxRows}) {
           std::vector<float> y(rows * shape.out);
           lin.forward(L.x.data(), rows, y.data(), act);
+          for (std::size_t i = 0; i < y.size(); ++i)
+            ASSERT_EQ(y[i], all[i]) << shape.in << "x" << shape.out << " rows " << rows << " activation "
+                                    << static_cast<int>(act) << " element " << i;
+          if (ref.empty()) continue;
           // As accurate as oneDNN on the same rows (the two sum in different orders).
           double small_error = 0, onednn_error = 0;
           for (std::size_t i = 0; i < y.size(); ++i) {
             small_error = std::max(small_error, std::fabs(y[i] - ref[i]));
-            onednn_error = std::max(onednn_error, std::fabs(all[i] - ref[i]));
+            onednn_error = std::max(onednn_error, std::fabs(all_onednn[i] - ref[i]));
           }
           EXPECT_LE(small_error, 2e-5) << shape.in << "x" << shape.out << " rows " << rows;
           EXPECT_LE(small_error, 2 * onednn_error + 1e-6) << shape.in << "x" << shape.out << " rows " << rows;

@@ -34,9 +34,9 @@ struct EncodeReport {
 
 struct EncodeOptions {
   // Texts per forward pass. Texts are sorted by length and packed without padding; a pass also holds at
-  // most 512 tokens (beyond its first text). No padding, so the grouping changes outputs by float rounding
-  // at most: in fp32 a pass of up to 64 tokens runs on embed's small-rows GEMM, whose GELU and long sums
-  // round differently from oneDNN's (MiniLM sentence embeddings: max difference 3.4e-8).
+  // most 512 tokens (beyond its first text). No padding, and on AVX-512 CPUs every GEMM row is summed the
+  // same way at any row count, so the grouping never changes a text's outputs there, only speed (on other
+  // CPUs oneDNN's kernels can round differently for other row counts: float rounding at most).
   std::size_t batch_size = 32;
   std::optional<std::size_t> max_seq_length;   // default: the model's (sentence_bert_config.json)
   std::optional<std::vector<PoolingMode>> pooling;  // default: the model's 1_Pooling/config.json

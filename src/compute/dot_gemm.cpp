@@ -18,7 +18,7 @@ constexpr std::size_t kGroupBytes = 4;   // input bytes per dot product: 4 u8 or
 constexpr std::size_t kGroupStride = kPanel * kGroupBytes;  // weight bytes per group of k: 4 vectors
 constexpr std::size_t kRowBlock = 6;     // rows per register tile: 6 x 4 sums, 4 weight vectors, 1 broadcast
 
-enum class Dot { U8S8, Bf16 };
+enum class Dot { U8S8, Bf16, F32 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
 EMBED_AVX512_KERNELS_BEGIN
@@ -42,6 +42,11 @@ __attribute__((target("avx512f"), always_inline)) inline void add_group(RowSums&
     asm("vpdpbusd %1, %2, %0" : "+v"(s.c1) : "v"(w1), "v"(a));
     asm("vpdpbusd %1, %2, %0" : "+v"(s.c2) : "v"(w2), "v"(a));
     asm("vpdpbusd %1, %2, %0" : "+v"(s.c3) : "v"(w3), "v"(a));
+  } else if constexpr (D == Dot::F32) {  // one fused multiply-add per k: the sums small_gemm computes
+    asm("vfmadd231ps %1, %2, %0" : "+v"(s.c0) : "v"(w0), "v"(a));
+    asm("vfmadd231ps %1, %2, %0" : "+v"(s.c1) : "v"(w1), "v"(a));
+    asm("vfmadd231ps %1, %2, %0" : "+v"(s.c2) : "v"(w2), "v"(a));
+    asm("vfmadd231ps %1, %2, %0" : "+v"(s.c3) : "v"(w3), "v"(a));
   } else {
     asm("vdpbf16ps %1, %2, %0" : "+v"(s.c0) : "v"(w0), "v"(a));
     asm("vdpbf16ps %1, %2, %0" : "+v"(s.c1) : "v"(w1), "v"(a));
@@ -121,6 +126,33 @@ struct Bf16Finish {
                                  (__m256i)_mm512_cvtneps_pbh(v));
       else
         _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
+    }
+  }
+};
+
+// fp32 outputs: + bias, GELU as small_gemm computes it (gelu_erf16_precise): the same floats as small_gemm.
+struct F32Finish {
+  static constexpr Dot kDot = Dot::F32;
+  const float* bias;
+  bool gelu;
+  struct Columns {
+    __m512 bias[4];
+  };
+  F32Finish at(std::size_t, std::size_t c0) const { return {bias ? bias + c0 : nullptr, gelu}; }
+  std::size_t out_bytes() const { return sizeof(float); }
+  __attribute__((target("avx512f"))) Columns columns(const __mmask16 (&mask)[4]) const {
+    Columns t;
+    for (int c = 0; c < 4; ++c) t.bias[c] = bias ? _mm512_maskz_loadu_ps(mask[c], bias + 16 * c) : _mm512_setzero_ps();
+    return t;
+  }
+  __attribute__((target("avx512f"), always_inline)) void store(const RowSums& s, std::size_t, const Columns& t, void* y,
+                                                               const __mmask16 (&mask)[4]) const {
+    const __m512i sums[4] = {s.c0, s.c1, s.c2, s.c3};
+    for (int c = 0; c < 4; ++c) {
+      __m512 v = _mm512_castsi512_ps(sums[c]);
+      if (bias) v = _mm512_add_ps(v, t.bias[c]);
+      if (gelu) v = avx512::gelu_erf16_precise(v);
+      _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
     }
   }
 };
@@ -228,6 +260,14 @@ void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const
   dot_gemm(x, rows, 1, w, Int8Finish{dq}, y);
 #else
   (void)x, (void)rows, (void)w, (void)dq, (void)y;
+#endif
+}
+
+void f32_dot_gemm(const float* x, std::size_t rows, const DotPanels& w, const float* bias, bool gelu, float* y) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  dot_gemm(reinterpret_cast<const uint8_t*>(x), rows, 4, w, F32Finish{bias, gelu}, y);
+#else
+  (void)x, (void)rows, (void)w, (void)bias, (void)gelu, (void)y;
 #endif
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // GEMMs on AVX-512's dot-product instructions, over the weights oneDNN packed for its own GEMM: int8 on
-// VNNI (vpdpbusd: 4 u8 x s8 products into each int32 lane) and bf16 on AVX512-BF16 (vdpbf16ps: 2 bf16
-// products into each fp32 lane). Each output tile is finished in registers as it is stored (int8:
-// dequantized; both: bias, GELU; bf16: written as fp32 or bf16). CPUs with AMX run amx_gemm instead.
+// VNNI (vpdpbusd: 4 u8 x s8 products into each int32 lane), bf16 on AVX512-BF16 (vdpbf16ps: 2 bf16
+// products into each fp32 lane), and fp32 with one fused multiply-add per k for more rows than
+// small_gemm takes. Each output tile is finished in registers as it is stored (int8: dequantized; all:
+// bias, GELU; bf16: written as fp32 or bf16). CPUs with AMX run amx_gemm for int8 and bf16 instead.
 //
 // Why: at batch 1 a text makes 4 GEMM calls per layer, each of a few dozen rows; through oneDNN about 6 %
 // of the time went to each call's dispatch (4.3 % in libdnnl, 1.4 % in our primitive cache), and its
@@ -55,6 +56,11 @@ bool bf16_dot_available();
 // y[rows, n] (fp32) = the int32 sums x[rows, k] W dequantized as `dq` says (x: u8 codes, rows k bytes
 // apart; k a multiple of 4), on current_threads() threads, each taking a contiguous range of panels.
 void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const Int8Dequantization& dq, float* y);
+
+// y[rows, n] = x[rows, k] W + bias (null: none), GELU as small_gemm computes it when `gelu`, in fp32 over
+// oneDNN's fp32 panels ("16a64b", 1 k per group): each output summed over k in order with fused
+// multiply-adds, as small_gemm sums it, so the two give the same floats.
+void f32_dot_gemm(const float* x, std::size_t rows, const DotPanels& w, const float* bias, bool gelu, float* y);
 
 // y[rows, n] = x[rows, k] W finished as `out` says (x: bf16 bits, rows k values apart; k even; y: fp32 or
 // bf16 values, rows n apart), on current_threads() threads, each taking a contiguous range of panels.
