@@ -80,7 +80,7 @@ TEST(DotGemm, Int8SameBitsAsOneDnn) {
       ASSERT_TRUE(runs_dot_kernel(ours)) << ours.backend_info();
       ASSERT_FALSE(runs_dot_kernel(onednn)) << onednn.backend_info();
       for (std::size_t rows : {1, 5, 6, 7, 13, 30, 64, 65, 200, 700}) {
-        for (Activation act : {Activation::Identity, Activation::Gelu}) {
+        for (Activation act : {Activation::Identity, Activation::Gelu, Activation::Tanh}) {
           std::vector<float> a(rows * s.out), b(rows * s.out);
           ours.forward(x.data(), rows, a.data(), act);
           onednn.forward(x.data(), rows, b.data(), act);

@@ -546,13 +546,19 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
                               : rows <= kFewRows ? rows
                                                  : std::max<std::size_t>(32, kAccumBytes / (out * sizeof(int32_t)) / 16 * 16);
     const float* b = bias.empty() ? nullptr : bias.data();
-    if (dot_panels.data && (act == Activation::Identity || act == Activation::Gelu)) {
-      // embed's VNNI kernel hands back dequantized (and activated) rows: no int32 pass through memory.
-      const Int8Dequantization dq{q.scale, q.zero_point, wscale.data(), wcolsum.data(), b, act == Activation::Gelu};
+    if (dot_panels.data) {
+      // embed's VNNI kernel hands back dequantized rows, GELU applied: no int32 pass through memory. Other
+      // activations follow row by row, as on oneDNN's path (the same floats either way).
+      const bool gelu = act == Activation::Gelu;
+      const Int8Dequantization dq{q.scale, q.zero_point, wscale.data(), wcolsum.data(), b, gelu};
+      const auto finish = [&](std::size_t row, float* values) {
+        if (!gelu) kernels::activation_fast(act, values, out);
+        row_done(row, values);
+      };
       if (y) {
         int8_dot_gemm(q.codes, rows, dot_panels, dq, y);
         parallel_for(rows, 4, [&](std::size_t rb, std::size_t re, int) {
-          for (std::size_t r = rb; r < re; ++r) row_done(r, y + r * out);
+          for (std::size_t r = rb; r < re; ++r) finish(r, y + r * out);
         });
         return;
       }
@@ -564,7 +570,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
             rows_dq.row_zero_point += r0;
             int8_dot_gemm(q.codes + r0 * in, m, dot_panels, rows_dq, values);
           },
-          row_done);
+          finish);
       return;
     }
     in_chunks<int32_t>(
