@@ -89,70 +89,44 @@ struct Int8Finish {
     const __m512 zero_point = _mm512_set1_ps(static_cast<float>(dq.row_zero_point[r]));
     const __m512i sums[4] = {s.c0, s.c1, s.c2, s.c3};
     for (int c = 0; c < 4; ++c) {
-      __m512 v = avx512::dequantize16(sums[c], scale, zero_point, t.wscale[c], t.wcolsum[c], dq.bias ? &t.bias[c] : nullptr);
+      __m512 v = avx512::dequantize16(sums[c], scale, zero_point, t.wscale[c], t.wcolsum[c],
+                                      dq.bias ? &t.bias[c] : nullptr);
       if (dq.gelu) v = avx512::gelu_erf16(v);
       _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
     }
   }
 };
 
-// bf16 outputs: + bias, GELU, fp32 or bf16.
-struct Bf16Finish {
-  static constexpr Dot kDot = Dot::Bf16;
-  Bf16Output out;
+// fp32 sums (bf16 or fp32 products) finished as floats: + bias, GELU, written as fp32 or (bf16 only) bf16.
+// The fp32 GEMM computes GELU as small_gemm does (gelu_erf16_precise), so the two give the same floats;
+// bf16 uses activation_fast's (gelu_erf16).
+template <Dot D>
+struct FloatFinish {
+  static constexpr Dot kDot = D;
+  const float* bias = nullptr;  // null: none
+  bool gelu = false;
+  bool bf16_out = false;
   struct Columns {
     __m512 bias[4];
   };
-  Bf16Finish at(std::size_t, std::size_t c0) const {
-    Bf16Finish f = *this;
-    if (f.out.bias) f.out.bias += c0;
-    return f;
-  }
-  std::size_t out_bytes() const { return out.bf16_out ? sizeof(uint16_t) : sizeof(float); }
-  __attribute__((target("avx512f"))) Columns columns(const __mmask16 (&mask)[4]) const {
-    Columns t;
-    for (int c = 0; c < 4; ++c) t.bias[c] = out.bias ? _mm512_maskz_loadu_ps(mask[c], out.bias + 16 * c) : _mm512_setzero_ps();
-    return t;
-  }
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"), always_inline)) void store(const RowSums& s, std::size_t, const Columns& t,
-                                                                          void* y, const __mmask16 (&mask)[4]) const {
-    const __m512i sums[4] = {s.c0, s.c1, s.c2, s.c3};
-    for (int c = 0; c < 4; ++c) {
-      __m512 v = _mm512_castsi512_ps(sums[c]);
-      if (out.bias) v = _mm512_add_ps(v, t.bias[c]);
-      if (out.gelu) v = avx512::gelu_erf16(v);
-      if (out.bf16_out)
-        _mm256_mask_storeu_epi16(static_cast<uint16_t*>(y) + 16 * c, mask[c],
-                                 (__m256i)_mm512_cvtneps_pbh(v));
-      else
-        _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
-    }
-  }
-};
-
-// fp32 outputs: + bias, GELU as small_gemm computes it (gelu_erf16_precise): the same floats as small_gemm.
-struct F32Finish {
-  static constexpr Dot kDot = Dot::F32;
-  const float* bias;
-  bool gelu;
-  struct Columns {
-    __m512 bias[4];
-  };
-  F32Finish at(std::size_t, std::size_t c0) const { return {bias ? bias + c0 : nullptr, gelu}; }
-  std::size_t out_bytes() const { return sizeof(float); }
+  FloatFinish at(std::size_t, std::size_t c0) const { return {bias ? bias + c0 : nullptr, gelu, bf16_out}; }
+  std::size_t out_bytes() const { return bf16_out ? sizeof(uint16_t) : sizeof(float); }
   __attribute__((target("avx512f"))) Columns columns(const __mmask16 (&mask)[4]) const {
     Columns t;
     for (int c = 0; c < 4; ++c) t.bias[c] = bias ? _mm512_maskz_loadu_ps(mask[c], bias + 16 * c) : _mm512_setzero_ps();
     return t;
   }
-  __attribute__((target("avx512f"), always_inline)) void store(const RowSums& s, std::size_t, const Columns& t, void* y,
-                                                               const __mmask16 (&mask)[4]) const {
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"), always_inline)) void store(
+      const RowSums& s, std::size_t, const Columns& t, void* y, const __mmask16 (&mask)[4]) const {
     const __m512i sums[4] = {s.c0, s.c1, s.c2, s.c3};
     for (int c = 0; c < 4; ++c) {
       __m512 v = _mm512_castsi512_ps(sums[c]);
       if (bias) v = _mm512_add_ps(v, t.bias[c]);
-      if (gelu) v = avx512::gelu_erf16_precise(v);
-      _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
+      if (gelu) v = D == Dot::F32 ? avx512::gelu_erf16_precise(v) : avx512::gelu_erf16(v);
+      if (bf16_out)
+        _mm256_mask_storeu_epi16(static_cast<uint16_t*>(y) + 16 * c, mask[c], (__m256i)_mm512_cvtneps_pbh(v));
+      else
+        _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
     }
   }
 };
@@ -160,10 +134,9 @@ struct F32Finish {
 // Rows [0, R) of x (R <= 6; rows ldx bytes apart, `groups` input groups each) times one panel, finished
 // into y (rows ldy bytes apart); prefetches next_lines cache lines from `next` (null: none) on the way.
 template <int R, typename Finish>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void run_tile(const uint8_t* x, std::size_t ldx, std::size_t groups,
-                                                                     const uint8_t* panel, const Finish& finish,
-                                                                     std::byte* y, std::size_t ldy, std::size_t columns,
-                                                                     const uint8_t* next, std::size_t next_lines) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void run_tile(
+    const uint8_t* x, std::size_t ldx, std::size_t groups, const uint8_t* panel, const Finish& finish, std::byte* y,
+    std::size_t ldy, std::size_t columns, const uint8_t* next, std::size_t next_lines) {
   static_assert(R >= 1 && R <= 6);
   __mmask16 mask[4];
   avx512::panel_masks(columns, mask);
@@ -211,7 +184,7 @@ void run_tile_rows(std::size_t rows, const uint8_t* x, std::size_t ldx, std::siz
   }
 }
 
-// The GEMM over whole panels, input elements of `element_bytes` (1: u8, 2: bf16).
+// The GEMM over whole panels, input elements of `element_bytes` (1: u8, 2: bf16, 4: fp32).
 //
 // A panel (k_padded x 64 values) is k_padded * element_bytes cache lines. Its rows are spread evenly over
 // tiles of at most kRowBlock; the last tile, which reads the panel from cache, prefetches the panel the
@@ -265,7 +238,7 @@ void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const
 
 void f32_dot_gemm(const float* x, std::size_t rows, const DotPanels& w, const float* bias, bool gelu, float* y) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  dot_gemm(reinterpret_cast<const uint8_t*>(x), rows, 4, w, F32Finish{bias, gelu}, y);
+  dot_gemm(reinterpret_cast<const uint8_t*>(x), rows, 4, w, FloatFinish<Dot::F32>{bias, gelu, false}, y);
 #else
   (void)x, (void)rows, (void)w, (void)bias, (void)gelu, (void)y;
 #endif
@@ -273,7 +246,8 @@ void f32_dot_gemm(const float* x, std::size_t rows, const DotPanels& w, const fl
 
 void bf16_dot_gemm(const uint16_t* x, std::size_t rows, const DotPanels& w, const Bf16Output& out, void* y) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  dot_gemm(reinterpret_cast<const uint8_t*>(x), rows, 2, w, Bf16Finish{out}, y);
+  const FloatFinish<Dot::Bf16> finish{out.bias, out.gelu, out.bf16_out};
+  dot_gemm(reinterpret_cast<const uint8_t*>(x), rows, 2, w, finish, y);
 #else
   (void)x, (void)rows, (void)w, (void)out, (void)y;
 #endif

@@ -225,7 +225,7 @@ void quantize_u8(const float* x, std::size_t n, int qmax, uint8_t* q, float* sca
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace {
 EMBED_AVX512_KERNELS_BEGIN
-// dequantize_row with AVX-512, written out: vnni_int8_gemm's fused epilogue computes the same floats
+// dequantize_row with AVX-512, written out: int8_dot_gemm's fused epilogue computes the same floats
 // with the same avx512::dequantize16, not with whatever contraction a compiler picks for the loop below.
 __attribute__((target("avx512f"))) void dequantize_row_avx512(const int32_t* acc, std::size_t n, float scale,
                                                               int32_t zp, const float* wscale, const float* wcolsum,

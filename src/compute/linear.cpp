@@ -134,7 +134,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   dnnl::memory bias_memory;              // over `bias` (fp32 / bf16 only: int8 adds it when dequantizing)
   PanelWeights panels;                   // fp32 packed weights as small_gemm reads them (data null: not that layout)
   DotPanels dot_panels;                  // int8 / bf16 packed weights as dot_gemm reads them (data null: none)
-  bool f32_dot = false;                  // fp32 beyond small_gemm's rows on dot_gemm (panels set, EMBED_DOT not 0)
+  bool f32_dot = false;                  // fp32 beyond small_gemm's rows on dot_gemm (needs panels; EMBED_DOT not 0)
   std::vector<float> wscale;             // int8: per output channel
   std::vector<float> wcolsum;            // int8: wscale * (sum over in of the quantized weights), per output channel
   int qmax = 255;                        // int8: activation range [0, qmax]
@@ -391,7 +391,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
   void forward(const float* x, std::size_t rows, float* y, Activation act) {
     ThreadScope scope(threads);
     bool fused = false;
-    if (precision == Precision::FP32 && panels.data && rows > kSmallGemmMaxRows && f32_dot) {
+    if (f32_dot && rows > kSmallGemmMaxRows) {
       // More rows than small_gemm takes: the same sums (and GELU), so a text's outputs do not depend on the
       // rows it is batched with. Paired A/B against oneDNN's matmul (bias and GELU fused), per pass at batch
       // 32: MiniLM sentences 0.979 / 1.005 of the time (1 / 2 threads), passages 0.966, MPNet-base 0.995.

@@ -1,8 +1,8 @@
 #pragma once
 // How a corpus is cut into forward passes ("batches"): texts sorted longest first, as sentence-transformers
-// orders them, then grouped. Packed batches have no padding, so the grouping does not change the outputs (on AVX-512
-// CPUs not even their rounding, see EncodeOptions::batch_size), only the activation memory and how threads
-// share the work.
+// orders them, then grouped. Packed batches have no padding, so the grouping does not change the outputs
+// (on AVX-512 CPUs not even their rounding, see EncodeOptions::batch_size), only the activation memory and
+// how threads share the work.
 #include <cstddef>
 #include <vector>
 
