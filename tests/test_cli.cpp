@@ -2,6 +2,7 @@
 // and error messages.
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -299,6 +300,48 @@ TEST(CliBench, ReportsEveryConfigurationWithTokenCountsAndAccuracy) {
   ASSERT_TRUE(rows[2].contains("cosine_to_fp32_min")) << rows[2];  // int8, batch 2
   EXPECT_GT(rows[2]["cosine_to_fp32_min"].get<double>(), 0.99);
   EXPECT_LE(rows[2]["cosine_to_fp32_min"].get<double>(), 1.0 + 1e-9);
+}
+
+// --gemm-peak: per precision and thread count, oneDNN's GEMM peak and the multiply-add instruction's own
+// rate (the instruction named, or why it was not measured), and each row's share of both: its effective
+// GFLOP/s divided by the peaks printed above it.
+TEST(CliBench, GemmPeakReportsBothPeaksAndEachRowsShareOfThem) {
+  auto r = run_cli({"bench", "-m", kBert, "--precision", "fp32,int8", "--threads", "1", "--batch-size", "8",
+                    "--repeat", "1", "--gemm-peak", "--format", "jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, nlohmann::json> gemm, instruction;
+  std::vector<nlohmann::json> rows;
+  for (const auto& line : lines_of(r.out)) {
+    auto record = nlohmann::json::parse(line);
+    if (record.contains("gemm_peak")) gemm[record["precision"]] = record;
+    else if (record.contains("instruction_peak")) instruction[record["precision"]] = record;
+    else if (record.contains("texts_per_s")) rows.push_back(record);
+  }
+  ASSERT_EQ(gemm.size(), 2u) << r.out;
+  ASSERT_EQ(instruction.size(), 2u) << r.out;
+  EXPECT_EQ(gemm["int8"]["unit"], "GOP/s");
+  EXPECT_EQ(instruction["fp32"]["unit"], "GFLOP/s");
+  EXPECT_EQ(instruction["fp32"]["threads"], 1);
+  EXPECT_FALSE(instruction["int8"]["instruction"].get<std::string>().empty());
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    EXPECT_GT(instruction["fp32"]["instruction_peak"].get<double>(), 0.0);
+    EXPECT_TRUE(instruction["fp32"]["instruction"].get<std::string>().starts_with("vfmadd231ps")) << instruction["fp32"];
+  }
+  ASSERT_EQ(rows.size(), 2u) << r.out;
+  for (const auto& row : rows) {
+    const std::string precision = row["precision"];
+    const double gflops = row["effective_gflops"].get<double>();
+    for (auto [peaks, key] : {std::pair{&gemm, "gemm_peak"}, std::pair{&instruction, "instruction_peak"}}) {
+      const double peak = (*peaks)[precision][key].get<double>();
+      const std::string share = std::string("fraction_of_") + key;
+      if (peak > 0) {
+        ASSERT_TRUE(row.contains(share)) << row;
+        EXPECT_NEAR(row[share].get<double>(), gflops / peak, 1e-9) << row;
+      } else {
+        EXPECT_FALSE(row.contains(share)) << row;
+      }
+    }
+  }
 }
 
 TEST(CliBench, WithoutACorpusUsesSentencesFromTheVocabulary) {

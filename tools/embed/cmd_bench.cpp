@@ -182,7 +182,11 @@ void print_row(const nlohmann::json& r) {
   std::string latency = num("latency_ms_median", 2);
   latency += r["batch"].get<std::size_t>() == 1 ? " / " + num("latency_ms_min", 2) : " per batch";
   std::string gflops = num("effective_gflops", 1);
-  if (r.contains("fraction_of_gemm_peak")) gflops += " (" + fixed(100 * r["fraction_of_gemm_peak"].get<double>(), 0) + "%)";
+  const auto percent = [&](const char* key) {
+    return r.contains(key) ? fixed(100 * r[key].get<double>(), 0) + "%" : std::string("-");
+  };
+  if (r.contains("fraction_of_gemm_peak") || r.contains("fraction_of_instruction_peak"))
+    gflops += " (" + percent("fraction_of_gemm_peak") + " / " + percent("fraction_of_instruction_peak") + ")";
   const std::string cos = r.contains("cosine_to_fp32_min") ? num("cosine_to_fp32_min", 6) : "-";
   std::cout << "| " << r["precision"].get<std::string>() << " | " << r["threads"].get<int>() << " | "
             << r["batch"].get<std::size_t>() << " | " << num("texts_per_s", 1) << " | " << num("tokens_per_s", 0)
@@ -208,18 +212,32 @@ int run_bench(const BenchArgs& a) {
                        synthetic_sentences(Model::load(a.model, lo)->tokenizer())});
   }
 
-  std::map<std::pair<std::size_t, int>, double> peaks;  // (precision index, threads) -> GFLOP/s
+  // (precision index, threads) -> GFLOP/s: oneDNN's GEMM, and the multiply-add instruction alone.
+  std::map<std::pair<std::size_t, int>, double> peaks, instruction_peaks;
   if (a.gemm_peak) {
     for (int t : threads_list)
       for (std::size_t pi = 0; pi < precisions.size(); ++pi) {
         const double peak = peaks[{pi, t}] = compute::measure_gemm_peak(precisions[pi], t);
+        const auto instruction = compute::measure_instruction_peak(precisions[pi], t);
+        instruction_peaks[{pi, t}] = instruction.ops_per_s;
         const char* unit = precisions[pi] == Precision::INT8 ? "GOP/s" : "GFLOP/s";
-        if (json)
+        if (json) {
           std::cout << nlohmann::json{{"gemm_peak", peak}, {"precision", a.precisions[pi]}, {"threads", t}, {"unit", unit}}.dump()
                     << std::endl;
+          std::cout << nlohmann::json{{"instruction_peak", instruction.ops_per_s}, {"instruction", instruction.instruction},
+                                      {"precision", a.precisions[pi]}, {"threads", t}, {"unit", unit}}
+                           .dump()
+                    << std::endl;
+          continue;
+        }
+        std::cout << "gemm peak " << a.precisions[pi] << " threads=" << t << ": " << fixed(peak, 1) << " " << unit
+                  << " (oneDNN matmul, 2048^3)" << std::endl;
+        std::cout << "instruction peak " << a.precisions[pi] << " threads=" << t << ": ";
+        if (instruction.ops_per_s > 0)
+          std::cout << fixed(instruction.ops_per_s, 1) << " " << unit << " (" << instruction.instruction
+                    << " on sums in registers: the core's limit)" << std::endl;
         else
-          std::cout << "gemm peak " << a.precisions[pi] << " threads=" << t << ": " << fixed(peak, 1) << " " << unit
-                    << " (oneDNN matmul, 2048^3)" << std::endl;
+          std::cout << instruction.instruction << std::endl;
       }
   }
 
@@ -257,7 +275,7 @@ int run_bench(const BenchArgs& a) {
                     << ", max_seq_length " << model->max_seq_length() << "); corpus " << corpus.name << ": "
                     << corpus.texts.size() << " texts, " << total_tokens << " tokens (mean " << fixed(mean_len, 1)
                     << ")\n| precision | threads | batch | texts/s | tokens/s | latency ms (median / min) | "
-                       "GFLOP/s (of GEMM peak) | cosine to fp32 (min) | load ms | peak RSS MB |\n"
+                       "GFLOP/s (of GEMM / instruction peak) | cosine to fp32 (min) | load ms | peak RSS MB |\n"
                        "|---|---|---|---|---|---|---|---|---|---|"
                     << std::endl;
           header_printed = true;
@@ -268,7 +286,10 @@ int run_bench(const BenchArgs& a) {
           Matrix embeddings;
           time_configuration(*model, corpus, batch, a, r, &embeddings);
           r["effective_gflops"] = r["tokens_per_s"].get<double>() * flops_per_token(a.model, mean_len) / 1e9;
-          if (peaks[{pi, threads}] > 0) r["fraction_of_gemm_peak"] = r["effective_gflops"].get<double>() / peaks[{pi, threads}];
+          const double gflops = r["effective_gflops"].get<double>();
+          if (peaks[{pi, threads}] > 0) r["fraction_of_gemm_peak"] = gflops / peaks[{pi, threads}];
+          if (instruction_peaks[{pi, threads}] > 0)
+            r["fraction_of_instruction_peak"] = gflops / instruction_peaks[{pi, threads}];
           if (a.accuracy && batch > 1 && precisions[pi] != Precision::FP32) {
             double lowest = 1.0, mean = 0.0;
             for (std::size_t i = 0; i < reference.rows; ++i) {

@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
       ->check(whole_number(1));
   ben->add_flag("--lossy", bench.lossy, "Replace invalid UTF-8 in the corpus with U+FFFD instead of failing");
   ben->add_flag("--gemm-peak", bench.gemm_peak,
-                "Also measure this machine's GEMM peak per precision and report the model's share of it");
+                "Also measure this machine's peaks per precision (oneDNN's GEMM, and the multiply-add instruction "
+                "alone: the core's limit) and report the model's share of each");
   ben->add_flag("--accuracy", bench.accuracy, "Cosine of bf16/int8 sentence embeddings to fp32 (batch > 1 rows)");
   ben->add_option("--format", bench.format, "text (a markdown table, default) or jsonl (one JSON object per row)")
       ->check(CLI::IsMember({"text", "jsonl"}));
