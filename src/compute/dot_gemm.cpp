@@ -91,7 +91,7 @@ struct Int8Finish {
     for (int c = 0; c < 4; ++c) {
       __m512 v = avx512::dequantize16(sums[c], scale, zero_point, t.wscale[c], t.wcolsum[c],
                                       dq.bias ? &t.bias[c] : nullptr);
-      if (dq.gelu) v = avx512::gelu_erf16(v);
+      if (dq.gelu) v = avx512::gelu_poly16(v);
       _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
     }
   }

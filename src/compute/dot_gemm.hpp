@@ -31,7 +31,7 @@ struct DotPanels {
 
 // How the exact int32 sums become fp32 outputs: kernels::dequantize_row's formula (per-row activation
 // scale and zero point; per-column weight scale, zero-point correction and bias), then GELU as
-// kernels::activation_fast computes it when `gelu`. The same floats as those two run afterwards.
+// kernels::activation_int8 computes it when `gelu`. The same floats as those two run afterwards.
 struct Int8Dequantization {
   const float* row_scale = nullptr;  // per row of x
   const int32_t* row_zero_point = nullptr;

@@ -265,10 +265,11 @@ namespace {
 EMBED_AVX512_KERNELS_BEGIN
 // GELU over a row, the tail done by a lane mask. The scalar formula below (an exponential and a division
 // per value, even vectorized) cost about as much as the int8 GEMM feeding it; gelu_erf16 needs neither.
-__attribute__((target("avx512f"))) void gelu_erf_avx512(float* x, std::size_t n) {
+template <__m512 (*Gelu)(__m512)>
+__attribute__((target("avx512f"))) void gelu_avx512(float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 mask = avx512::tail_mask(n - i);
-    _mm512_mask_storeu_ps(x + i, mask, avx512::gelu_erf16(_mm512_maskz_loadu_ps(mask, x + i)));
+    _mm512_mask_storeu_ps(x + i, mask, Gelu(_mm512_maskz_loadu_ps(mask, x + i)));
   }
 }
 EMBED_AVX512_KERNELS_END
@@ -280,7 +281,7 @@ void activation_fast(Activation act, float* x, std::size_t n) {
   switch (act) {
     case Activation::Gelu:
 #if defined(__x86_64__) && defined(__GNUC__)
-      if (cpu_features().avx512) return gelu_erf_avx512(x, n);
+      if (cpu_features().avx512) return gelu_avx512<avx512::gelu_erf16>(x, n);
 #endif
       for (std::size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678118654752440f));
       return;
@@ -306,6 +307,13 @@ void activation_fast(Activation act, float* x, std::size_t n) {
     case Activation::Identity:
       return;
   }
+}
+
+void activation_int8(Activation act, float* x, std::size_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (act == Activation::Gelu && cpu_features().avx512) return gelu_avx512<avx512::gelu_poly16>(x, n);
+#endif
+  activation_fast(act, x, n);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)

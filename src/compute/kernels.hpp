@@ -23,6 +23,10 @@ void dequantize_row(const int32_t* acc, std::size_t n, float scale, int32_t zp, 
 // Fast element-wise activation (|error| ~1e-6 for the GELUs); for the reduced-precision paths.
 void activation_fast(Activation act, float* x, std::size_t n);
 
+// activation_fast for the outputs of int8 layers, which are quantized next: GELU as avx512::gelu_poly16
+// (|error| <= 2.1e-4) where AVX-512 runs, the same floats as dot_gemm's int8 kernel gives.
+void activation_int8(Activation act, float* x, std::size_t n);
+
 // x = LayerNorm(x + residual) * gamma + beta for one row (residual may be null), computed in fp32 as
 // torch does (two-pass mean / variance).
 void add_layer_norm_row(float* x, const float* residual, std::size_t dim, const float* gamma, const float* beta,

@@ -552,7 +552,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       const bool gelu = act == Activation::Gelu;
       const Int8Dequantization dq{q.scale, q.zero_point, wscale.data(), wcolsum.data(), b, gelu};
       const auto finish = [&](std::size_t row, float* values) {
-        if (!gelu) kernels::activation_fast(act, values, out);
+        if (!gelu) kernels::activation_int8(act, values, out);
         row_done(row, values);
       };
       if (y) {
@@ -585,7 +585,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
         [&](std::size_t row, int32_t* acc) {
           float* yr = y ? y + row * out : thread_workspace().floats(Workspace::kRowValues, out);
           kernels::dequantize_row(acc, out, q.scale[row], q.zero_point[row], wscale.data(), wcolsum.data(), b, yr);
-          kernels::activation_fast(act, yr, out);
+          kernels::activation_int8(act, yr, out);
           row_done(row, yr);
         });
   }
