@@ -8,6 +8,7 @@
 #include "compute/avx512_math.hpp"
 #include "compute/cpu_features.hpp"
 #include "compute/threads.hpp"
+#include "embed/error.hpp"
 
 namespace embed::compute {
 
@@ -55,6 +56,16 @@ __attribute__((target("avx512f"), always_inline)) inline void add_group(RowSums&
   }
 }
 
+// Output vector c of a tile row (16 values from column 16 c, lanes past the valid columns masked off),
+// written as bf16 (round to nearest even) or fp32.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"), always_inline)) inline void store_vector(
+    __m512 v, void* y, int c, __mmask16 mask, bool bf16_out) {
+  if (bf16_out)
+    _mm256_mask_storeu_epi16(static_cast<uint16_t*>(y) + 16 * c, mask, (__m256i)_mm512_cvtneps_pbh(v));
+  else
+    _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask, v);
+}
+
 // int8 outputs: each row dequantized with its scale and zero point and the panel's column terms.
 struct Int8Finish {
   static constexpr Dot kDot = Dot::U8S8;
@@ -73,7 +84,7 @@ struct Int8Finish {
     if (f.dq.bias) f.dq.bias += c0;
     return f;
   }
-  std::size_t out_bytes() const { return sizeof(float); }
+  std::size_t out_bytes() const { return dq.bf16_out ? sizeof(uint16_t) : sizeof(float); }
   __attribute__((target("avx512f"))) Columns columns(const __mmask16 (&mask)[4]) const {
     Columns t;
     for (int c = 0; c < 4; ++c) {
@@ -83,8 +94,8 @@ struct Int8Finish {
     }
     return t;
   }
-  __attribute__((target("avx512f"), always_inline)) void store(const RowSums& s, std::size_t r, const Columns& t,
-                                                               void* y, const __mmask16 (&mask)[4]) const {
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"), always_inline)) void store(
+      const RowSums& s, std::size_t r, const Columns& t, void* y, const __mmask16 (&mask)[4]) const {
     const __m512 scale = _mm512_set1_ps(dq.row_scale[r]);
     const __m512 zero_point = _mm512_set1_ps(static_cast<float>(dq.row_zero_point[r]));
     const __m512i sums[4] = {s.c0, s.c1, s.c2, s.c3};
@@ -92,7 +103,7 @@ struct Int8Finish {
       __m512 v = avx512::dequantize16(sums[c], scale, zero_point, t.wscale[c], t.wcolsum[c],
                                       dq.bias ? &t.bias[c] : nullptr);
       if (dq.gelu) v = avx512::gelu_poly16(v);
-      _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
+      store_vector(v, y, c, mask[c], dq.bf16_out);
     }
   }
 };
@@ -123,10 +134,7 @@ struct FloatFinish {
       __m512 v = _mm512_castsi512_ps(sums[c]);
       if (bias) v = _mm512_add_ps(v, t.bias[c]);
       if (gelu) v = D == Dot::F32 ? avx512::gelu_erf16_precise(v) : avx512::gelu_erf16(v);
-      if (bf16_out)
-        _mm256_mask_storeu_epi16(static_cast<uint16_t*>(y) + 16 * c, mask[c], (__m256i)_mm512_cvtneps_pbh(v));
-      else
-        _mm512_mask_storeu_ps(static_cast<float*>(y) + 16 * c, mask[c], v);
+      store_vector(v, y, c, mask[c], bf16_out);
     }
   }
 };
@@ -228,8 +236,9 @@ bool int8_dot_available() {
 
 bool bf16_dot_available() { return cpu_features().avx512_bf16; }
 
-void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const Int8Dequantization& dq, float* y) {
+void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const Int8Dequantization& dq, void* y) {
 #if defined(__x86_64__) && defined(__GNUC__)
+  if (dq.bf16_out && !bf16_dot_available()) throw Error("int8_dot_gemm: bf16 output needs AVX512-BF16");
   dot_gemm(x, rows, 1, w, Int8Finish{dq}, y);
 #else
   (void)x, (void)rows, (void)w, (void)dq, (void)y;

@@ -39,6 +39,7 @@ struct Int8Dequantization {
   const float* wcolsum = nullptr;
   const float* bias = nullptr;  // null: none
   bool gelu = false;
+  bool bf16_out = false;  // write bf16 (round to nearest even, as kernels::to_bf16), else fp32; needs AVX512-BF16
 };
 
 // How the fp32 sums of the bf16 GEMM become outputs: + bias (null: none), GELU (as activation_fast) when
@@ -53,9 +54,10 @@ struct Bf16Output {
 bool int8_dot_available();
 bool bf16_dot_available();
 
-// y[rows, n] (fp32) = the int32 sums x[rows, k] W dequantized as `dq` says (x: u8 codes, rows k bytes
-// apart; k a multiple of 4), on current_threads() threads, each taking a contiguous range of panels.
-void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const Int8Dequantization& dq, float* y);
+// y[rows, n] (fp32, or bf16 as dq says) = the int32 sums x[rows, k] W dequantized as `dq` says (x: u8 codes,
+// rows k bytes apart; k a multiple of 4), on current_threads() threads, each taking a contiguous range of
+// panels.
+void int8_dot_gemm(const uint8_t* x, std::size_t rows, const DotPanels& w, const Int8Dequantization& dq, void* y);
 
 // y[rows, n] = x[rows, k] W + bias (null: none), GELU as small_gemm computes it when `gelu`, in fp32 over
 // oneDNN's fp32 panels ("16a64b", 1 k per group): each output summed over k in order with fused

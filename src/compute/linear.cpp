@@ -425,6 +425,12 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       execute(rows, Activation::Identity, bf16_input(x, rows), y, &fused, /*bf16_dst=*/true);
     } else if (precision == Precision::INT8) {
       const auto q = quantize_input(x, rows, Workspace::kGemmInput, Workspace::kRowScale);
+      if (dot_panels.data) {  // embed's VNNI kernel writes the bf16 values itself
+        Int8Dequantization dq = dequantization(q, /*gelu=*/false);
+        dq.bf16_out = true;
+        int8_dot_gemm(q.codes, rows, dot_panels, dq, y);
+        return;
+      }
       gemm_int8(q, rows, nullptr, Activation::Identity,
                 [&](std::size_t row, const float* values) { kernels::to_bf16(values, y + row * out, out); });
     } else {
@@ -550,7 +556,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       // embed's VNNI kernel hands back dequantized rows, GELU applied: no int32 pass through memory. Other
       // activations follow row by row, as on oneDNN's path (the same floats either way).
       const bool gelu = act == Activation::Gelu;
-      const Int8Dequantization dq{q.scale, q.zero_point, wscale.data(), wcolsum.data(), b, gelu};
+      const Int8Dequantization dq = dequantization(q, gelu);
       const auto finish = [&](std::size_t row, float* values) {
         if (!gelu) kernels::activation_int8(act, values, out);
         row_done(row, values);
@@ -588,6 +594,11 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
           kernels::activation_int8(act, yr, out);
           row_done(row, yr);
         });
+  }
+
+  // How embed's VNNI kernel turns the sums of rows q into this layer's fp32 outputs (+ bias, GELU).
+  Int8Dequantization dequantization(const QuantizedRows& q, bool gelu) const {
+    return {q.scale, q.zero_point, wscale.data(), wcolsum.data(), bias.empty() ? nullptr : bias.data(), gelu};
   }
 
   // int8: u8 activations quantized per row, s32 accumulators turned back into fp32 (+ bias, activation).
