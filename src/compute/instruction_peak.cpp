@@ -27,10 +27,11 @@ constexpr int kRuns = 6;                          // the first warms the core up
   EMBED_OP(op, reg, a, b, 8) EMBED_OP(op, reg, a, b, 9) EMBED_OP(op, reg, a, b, 10) EMBED_OP(op, reg, a, b, 11)
 #define EMBED_SUMS_12_15(op, reg, a, b) \
   EMBED_OP(op, reg, a, b, 12) EMBED_OP(op, reg, a, b, 13) EMBED_OP(op, reg, a, b, 14) EMBED_OP(op, reg, a, b, 15)
-// n iterations of `op` on sums zmm0 .. zmm15, operands zmm16 and zmm17 (zero: the values do not matter).
+// n iterations of `op` on sums zmm0 .. zmm15, operands zmm16 and zmm17 (zero: the values do not matter);
+// vzeroupper after, as compiled AVX code leaves it for the SSE code that may follow.
 #define EMBED_ZMM_LOOP(op)                                                                                       \
   asm volatile("vpxord %%zmm16, %%zmm16, %%zmm16\n vpxord %%zmm17, %%zmm17, %%zmm17\n 1:\n" EMBED_SUMS_0_11( \
-                   op, "zmm", "16", "17") EMBED_SUMS_12_15(op, "zmm", "16", "17") "dec %0\n jnz 1b\n"          \
+                   op, "zmm", "16", "17") EMBED_SUMS_12_15(op, "zmm", "16", "17") "dec %0\n jnz 1b\n vzeroupper\n" \
                : "+r"(n)                                                                                         \
                :                                                                                                 \
                : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",        \
@@ -42,7 +43,7 @@ __attribute__((target("avx512f,avx512vnni"))) void dpbusd_zmm(std::uint64_t n) {
 // 12 sums ymm0 .. ymm11, operands ymm14 and ymm15.
 __attribute__((target("avx2,fma"))) void fma_ymm(std::uint64_t n) {
   asm volatile("vpxor %%ymm14, %%ymm14, %%ymm14\n vpxor %%ymm15, %%ymm15, %%ymm15\n 1:\n" EMBED_SUMS_0_11(
-                   "vfmadd231ps", "ymm", "14", "15") "dec %0\n jnz 1b\n"
+                   "vfmadd231ps", "ymm", "14", "15") "dec %0\n jnz 1b\n vzeroupper\n"
                : "+r"(n)
                :
                : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
