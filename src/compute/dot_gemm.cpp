@@ -76,9 +76,7 @@ struct Int8Finish {
   };
   // This finish for the rows from r0 and the panel's columns from c0.
   Int8Finish at(std::size_t r0, std::size_t c0) const {
-    Int8Finish f = *this;
-    f.dq.row_scale += r0;
-    f.dq.row_zero_point += r0;
+    Int8Finish f{dq.from_row(r0)};
     f.dq.wscale += c0;
     f.dq.wcolsum += c0;
     if (f.dq.bias) f.dq.bias += c0;

@@ -40,6 +40,14 @@ struct Int8Dequantization {
   const float* bias = nullptr;  // null: none
   bool gelu = false;
   bool bf16_out = false;  // write bf16 (round to nearest even, as kernels::to_bf16), else fp32; needs AVX512-BF16
+
+  // The same for the rows of x from r0 on (the per-row terms advanced; the per-column ones stay).
+  Int8Dequantization from_row(std::size_t r0) const {
+    Int8Dequantization d = *this;
+    d.row_scale += r0;
+    d.row_zero_point += r0;
+    return d;
+  }
 };
 
 // How the fp32 sums of the bf16 GEMM become outputs: + bias (null: none), GELU (as activation_fast) when

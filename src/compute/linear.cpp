@@ -268,11 +268,8 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       if (!bias.empty()) bias_memory = dnnl::memory({{1, N}, dt::f32, tag::ab}, cpu_engine(), bias.data());
       if (precision == Precision::FP32) panels = panel_layout();
       f32_dot = panels.data && dot_kernels_allowed();
-      if (f32_dot)
-        info = "embed FMA kernels on the weights packed for " + info + " (up to " + std::to_string(kSmallGemmMaxRows) +
-               " rows: embed small-rows kernel)";
-      else if (panels.data)
-        info += " (up to " + std::to_string(kSmallGemmMaxRows) + " rows: embed small-rows kernel)";
+      if (panels.data) info += " (up to " + std::to_string(kSmallGemmMaxRows) + " rows: embed small-rows kernel)";
+      if (f32_dot) info = "embed FMA kernels on the weights packed for " + info;
       if (precision == Precision::BF16 && bf16_dot_available()) dot_panels = dot_panel_layout(dnnl_bf16, 2);
       if (dot_panels.data) info = "embed BF16 kernel on the weights packed for " + info;
     }
@@ -571,10 +568,7 @@ struct Linear::Impl : std::enable_shared_from_this<Linear::Impl> {
       in_chunks<float>(
           rows, chunk,
           [&](std::size_t r0, std::size_t m, float* values) {
-            Int8Dequantization rows_dq = dq;
-            rows_dq.row_scale += r0;
-            rows_dq.row_zero_point += r0;
-            int8_dot_gemm(q.codes + r0 * in, m, dot_panels, rows_dq, values);
+            int8_dot_gemm(q.codes + r0 * in, m, dot_panels, dq.from_row(r0), values);
           },
           finish);
       return;
